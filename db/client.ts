@@ -1,0 +1,114 @@
+// Opens the database (a Postgres server, or embedded PGlite in a folder or in memory) and migrates it.
+import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { sql, type SQL } from 'drizzle-orm';
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import pg from 'pg';
+import * as schema from './schema.js';
+import { acquireDirLock, type DirLock } from './dir-lock.js';
+
+/** One type for both drivers (and for transactions), so every query runs on Postgres and PGlite alike. */
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+export type DbConfig =
+  | { kind: 'postgres'; url: string; poolSize?: number }
+  /** `dir` undefined: an in-memory database (tests). */
+  | { kind: 'pglite'; dir?: string };
+
+export interface DbHandle {
+  db: Db;
+  kind: DbConfig['kind'];
+  close(): Promise<void>;
+}
+
+const migrationsFolder = fileURLToPath(new URL('./migrations', import.meta.url));
+/** Any constant: every process migrating this database takes the same advisory lock. */
+const MIGRATION_LOCK_KEY = 7_316_001;
+
+export async function createDb(config: DbConfig, notice: (msg: string) => void = () => {}): Promise<DbHandle> {
+  return config.kind === 'postgres' ? openPostgres(config.url, config.poolSize ?? 10) : openPglite(config.dir, notice);
+}
+
+async function openPostgres(url: string, poolSize: number): Promise<DbHandle> {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // An idle client losing its server must not crash the process; the next query reconnects.
+  pool.on('error', () => {});
+  const db = drizzlePg(pool, { schema }) as unknown as Db;
+  const lockClient = await pool.connect();
+  try {
+    await lockClient.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    await migratePg(drizzlePg(pool, { schema }), { migrationsFolder });
+  } finally {
+    await lockClient.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => {});
+    lockClient.release();
+  }
+  return { db, kind: 'postgres', close: () => pool.end() };
+}
+
+async function openPglite(dir: string | undefined, notice: (msg: string) => void): Promise<DbHandle> {
+  let lock: DirLock | undefined;
+  if (dir !== undefined) {
+    const abs = path.resolve(dir);
+    lock = acquireDirLock(abs);
+    try {
+      moveAsideHalfInitialised(abs, notice);
+      mkdirSync(abs, { recursive: true });
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
+  }
+  try {
+    const client = new PGlite(dir === undefined ? undefined : path.resolve(dir));
+    await client.waitReady;
+    const orm = drizzlePglite({ client, schema });
+    await migratePglite(orm, { migrationsFolder });
+    return {
+      db: orm as unknown as Db,
+      kind: 'pglite',
+      close: async () => {
+        try {
+          await client.close();
+        } finally {
+          lock?.release();
+        }
+      },
+    };
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
+}
+
+/** A first start killed during initdb leaves a folder without PG_VERSION that aborts every later start. */
+function moveAsideHalfInitialised(dir: string, notice: (msg: string) => void): void {
+  if (!existsSync(dir) || readdirSync(dir).length === 0 || existsSync(path.join(dir, 'PG_VERSION'))) return;
+  const aside = `${dir}.incomplete-${Date.now()}`;
+  renameSync(dir, aside);
+  notice(`The database folder ${dir} was never fully initialised (no PG_VERSION); moved it to ${aside} and starting fresh.`);
+}
+
+/** Runs raw SQL and returns its rows, whichever driver is underneath. */
+export async function queryRows<T>(db: Db, query: SQL): Promise<T[]> {
+  const result = (await db.execute(query)) as unknown as { rows: T[] };
+  return result.rows;
+}
+
+/** `pg` returns bigint/numeric as strings, PGlite as numbers: every count goes through here. */
+export function toCount(value: unknown): number {
+  if (value === null || value === undefined) return 0;
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isFinite(n)) throw new TypeError(`not a count: ${String(value)}`);
+  return n;
+}
+
+/** Passes a JS array as one SQL parameter (drizzle would otherwise expand it into a list). */
+export function arrayParam(values: readonly unknown[]): SQL {
+  return sql`${sql.param(values)}`;
+}

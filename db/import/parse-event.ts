@@ -1,0 +1,224 @@
+// Parses one NDJSON line of the import contract (EVENTS.md) into a typed event, or a reason a person understands.
+import { z } from 'zod';
+
+export const STEP_KINDS = ['push', 'email', 'sms', 'in_app', 'custom', 'wait', 'condition', 'split'] as const;
+export type StepKind = (typeof STEP_KINDS)[number];
+export const MESSAGE_STATUSES = ['sent', 'failed', 'shown', 'clicked'] as const;
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
+export const PLATFORMS = ['android', 'ios', 'web', 'other'] as const;
+export type Platform = (typeof PLATFORMS)[number];
+
+const ISO_WITH_ZONE =
+  /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?([Zz]|[+-]\d{2}:\d{2})?$/;
+
+/** Checks an ISO-8601 timestamp and returns it as epoch milliseconds, or the reason it is unusable. */
+export function parseTimestamp(value: string): { ok: true; ms: number } | { ok: false; reason: string } {
+  const m = ISO_WITH_ZONE.exec(value);
+  if (!m) return { ok: false, reason: `"${clip(value)}" is not an ISO-8601 timestamp (expected like 2026-11-01T09:00:00Z)` };
+  const [, y, mo, d, h, mi, s, frac, zone] = m;
+  if (zone === undefined) {
+    return { ok: false, reason: `"${clip(value)}" has no time zone: add Z or an offset like +03:00` };
+  }
+  if (frac !== undefined && frac.length > 3) {
+    return { ok: false, reason: `"${clip(value)}" is more precise than milliseconds (at most 3 fraction digits)` };
+  }
+  const [year, month, day, hour, minute, second] = [y, mo, d, h, mi, s ?? '0'].map(Number) as [number, number, number, number, number, number];
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 59) {
+    return { ok: false, reason: `"${clip(value)}" is not a real date and time` };
+  }
+  if (zone !== 'Z' && zone !== 'z') {
+    const [oh, om] = zone.slice(1).split(':').map(Number) as [number, number];
+    if (oh > 23 || om > 59) return { ok: false, reason: `"${clip(value)}" has an impossible offset ${zone}` };
+  }
+  const ms = Date.parse(value.toUpperCase());
+  if (Number.isNaN(ms)) return { ok: false, reason: `"${clip(value)}" is not a usable timestamp` };
+  return { ok: true, ms };
+}
+
+function clip(s: string, max = 60): string {
+  return s.length > max ? `${s.slice(0, max)}…` : s;
+}
+
+const text = (max: number) => z.string().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
+const eventId = text(200);
+const externalId = text(200);
+const journeyId = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(100, 'must be at most 100 characters')
+  .regex(/^[A-Za-z0-9._-]+$/, 'may contain only letters, digits, ".", "_" and "-"');
+const stepId = text(100);
+const entryId = text(200);
+const timestamp = z.string().transform((value, ctx) => {
+  const parsed = parseTimestamp(value);
+  if (!parsed.ok) {
+    ctx.addIssue({ code: 'custom', message: parsed.reason });
+    return z.NEVER;
+  }
+  return new Date(parsed.ms);
+});
+
+const stepSchema = z.object({
+  step_id: stepId,
+  name: text(200),
+  kind: z.enum(STEP_KINDS, `must be one of ${STEP_KINDS.join(', ')}`),
+  campaign_id: text(200).nullish(),
+  next: z.array(stepId).default([]),
+});
+
+const journeySchema = z.object({
+  type: z.literal('journey'),
+  journey_id: journeyId,
+  name: text(200),
+  conversion_event: text(200).nullable(),
+  attribution_window_hours: z.number().finite().min(0, 'must be 0 or more'),
+  reentry: z.boolean(),
+  steps: z.array(stepSchema),
+});
+
+const journeyEntrySchema = z.object({
+  type: z.literal('journey_entry'),
+  event_id: eventId,
+  journey_id: journeyId,
+  entry_id: entryId,
+  external_id: externalId,
+  at: timestamp,
+});
+
+const stepEntrySchema = z.object({
+  type: z.literal('step_entry'),
+  event_id: eventId,
+  journey_id: journeyId,
+  entry_id: entryId,
+  step_id: stepId,
+  at: timestamp,
+});
+
+const messageSchema = z.object({
+  type: z.literal('message'),
+  event_id: eventId,
+  journey_id: journeyId,
+  entry_id: entryId,
+  step_id: stepId,
+  status: z.enum(MESSAGE_STATUSES, `must be one of ${MESSAGE_STATUSES.join(', ')}`),
+  platform: text(100).nullish(),
+  reason: z.string().max(500, 'must be at most 500 characters').nullish(),
+  at: timestamp,
+});
+
+const stepOutcomeSchema = z.object({
+  type: z.literal('step_outcome'),
+  event_id: eventId,
+  journey_id: journeyId,
+  entry_id: entryId,
+  step_id: stepId,
+  outcome: text(200),
+  at: timestamp,
+});
+
+const journeyExitSchema = z.object({
+  type: z.literal('journey_exit'),
+  event_id: eventId,
+  journey_id: journeyId,
+  entry_id: entryId,
+  at: timestamp,
+  reason: z.string().max(500, 'must be at most 500 characters').nullish(),
+});
+
+const conversionSchema = z.object({
+  type: z.literal('conversion'),
+  event_id: eventId,
+  external_id: externalId,
+  event: text(200),
+  at: timestamp,
+});
+
+const schemasByType = {
+  journey: journeySchema,
+  journey_entry: journeyEntrySchema,
+  step_entry: stepEntrySchema,
+  message: messageSchema,
+  step_outcome: stepOutcomeSchema,
+  journey_exit: journeyExitSchema,
+  conversion: conversionSchema,
+} as const;
+
+export type JourneyDef = z.infer<typeof journeySchema>;
+export type JourneyEntryEvent = z.infer<typeof journeyEntrySchema>;
+export type StepEntryEvent = z.infer<typeof stepEntrySchema>;
+export type MessageEvent = Omit<z.infer<typeof messageSchema>, 'platform'> & { platform: Platform | null };
+export type StepOutcomeEvent = z.infer<typeof stepOutcomeSchema>;
+export type JourneyExitEvent = z.infer<typeof journeyExitSchema>;
+export type ConversionEvent = z.infer<typeof conversionSchema>;
+export type ImportEvent =
+  | JourneyDef
+  | JourneyEntryEvent
+  | StepEntryEvent
+  | MessageEvent
+  | StepOutcomeEvent
+  | JourneyExitEvent
+  | ConversionEvent;
+/** Events that belong to an entry and must name one that exists. */
+export type EntryEvent = StepEntryEvent | MessageEvent | StepOutcomeEvent | JourneyExitEvent;
+
+export type ParseResult = { ok: true; event: ImportEvent } | { ok: false; reason: string };
+
+export function normalisePlatform(platform: string | null | undefined): Platform | null {
+  if (platform === null || platform === undefined) return null;
+  const lower = platform.toLowerCase();
+  return (PLATFORMS as readonly string[]).includes(lower) ? (lower as Platform) : 'other';
+}
+
+function describeIssues(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return 'invalid event';
+  const field = issue.path.length > 0 ? issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[') : '';
+  if (issue.code === 'invalid_type' && issue.input === undefined) return `missing field "${field}"`;
+  if (issue.code === 'invalid_type') {
+    return `field "${field}" must be ${issue.expected === 'string' ? 'a string' : issue.expected === 'number' ? 'a number' : issue.expected === 'boolean' ? 'true or false' : issue.expected === 'array' ? 'a list' : issue.expected === 'object' ? 'an object' : issue.expected}`;
+  }
+  return field ? `field "${field}" ${issue.message.startsWith('"') ? `is invalid: ${issue.message}` : issue.message}` : issue.message;
+}
+
+/** Structural checks of a journey definition that a schema cannot express. */
+function journeyGraphProblem(def: JourneyDef): string | null {
+  const ids = new Set<string>();
+  for (const step of def.steps) {
+    if (ids.has(step.step_id)) return `step_id "${step.step_id}" appears twice in journey "${def.journey_id}"`;
+    ids.add(step.step_id);
+  }
+  for (const step of def.steps) {
+    const unknown = step.next.find((n) => !ids.has(n));
+    if (unknown !== undefined) return `step "${step.step_id}" lists next step "${unknown}", which is not a step of this journey`;
+  }
+  return null;
+}
+
+export function parseEventLine(line: string): ParseResult {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(line);
+  } catch {
+    return { ok: false, reason: 'not valid JSON' };
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return { ok: false, reason: 'not a JSON object' };
+  }
+  const type = (raw as { type?: unknown }).type;
+  if (type === undefined) return { ok: false, reason: 'missing field "type"' };
+  if (typeof type !== 'string' || !Object.hasOwn(schemasByType, type)) {
+    return { ok: false, reason: `unknown type ${JSON.stringify(type).slice(0, 60)} (expected one of ${Object.keys(schemasByType).join(', ')})` };
+  }
+  const parsed = schemasByType[type as keyof typeof schemasByType].safeParse(raw);
+  if (!parsed.success) return { ok: false, reason: describeIssues(parsed.error) };
+  const event = parsed.data;
+  if (event.type === 'journey') {
+    const problem = journeyGraphProblem(event);
+    if (problem) return { ok: false, reason: problem };
+  }
+  if (event.type === 'message') {
+    return { ok: true, event: { ...event, platform: normalisePlatform(event.platform) } };
+  }
+  return { ok: true, event };
+}

@@ -1,0 +1,226 @@
+// CSV exports of METRICS.md, streamed from the database through a cursor: memory does not grow with rows.
+import { sql, type SQL } from 'drizzle-orm';
+import { stringify } from 'csv-stringify/sync';
+import { queryRows, type Db } from '../db/client.js';
+import { MESSAGE_STATUSES, type MessageStatus } from '../db/import/parse-event.js';
+import { cohortFilter } from './metrics.js';
+import type { JourneyInfo, JourneyReport, Period } from './report-types.js';
+
+export const EXPORT_KINDS = ['converted-users', 'conversion-events', 'entries', 'exits', 'step-users'] as const;
+export type ExportKind = (typeof EXPORT_KINDS)[number];
+export const STEP_USER_STATUSES = ['entered', ...MESSAGE_STATUSES] as const;
+export type StepUserStatus = (typeof STEP_USER_STATUSES)[number];
+
+export interface ExportRequest {
+  journey: JourneyInfo;
+  kind: ExportKind;
+  period: Period;
+  /** step-users only */
+  stepId?: string | null;
+  status?: StepUserStatus | null;
+}
+
+export class ExportRequestError extends Error {
+  override name = 'ExportRequestError';
+}
+
+/** Checks the parts of a request a person typed; throws ExportRequestError saying what to change. */
+export function checkExportRequest(req: ExportRequest): void {
+  if (req.kind !== 'step-users') return;
+  const stepIds = req.journey.steps.map((s) => s.stepId);
+  if (!req.stepId) {
+    throw new ExportRequestError(`step-users needs a step: one of ${stepIds.join(', ')}`);
+  }
+  if (!stepIds.includes(req.stepId)) {
+    throw new ExportRequestError(`"${req.stepId}" is not a step of ${req.journey.journeyId}; its steps are ${stepIds.join(', ')}`);
+  }
+  if (!req.status) {
+    throw new ExportRequestError(`step-users needs a status: one of ${STEP_USER_STATUSES.join(', ')}`);
+  }
+}
+
+/**
+ * The export's row count, read from the report (every export row is one unit of a metric), so an export
+ * and the number shown beside its button can never disagree. 0 or null means "nothing to export".
+ */
+export function exportRowCount(req: ExportRequest, report: JourneyReport): number {
+  switch (req.kind) {
+    case 'converted-users':
+      return report.overview.converted_users ?? 0;
+    case 'conversion-events':
+      return report.overview.conversion_events ?? 0;
+    case 'entries':
+      return report.overview.total_entries;
+    case 'exits':
+      return report.overview.total_exits;
+    case 'step-users': {
+      const step = report.steps.find((s) => s.step_id === req.stepId);
+      if (!step || !req.status) return 0;
+      return req.status === 'entered' ? step.entry_count : step[req.status as MessageStatus];
+    }
+  }
+}
+
+export const EXPORT_COLUMNS: Record<ExportKind, string[]> = {
+  'converted-users': ['external_id', 'converted_at', 'entry_id'],
+  'conversion-events': ['external_id', 'event_timestamp', 'event_id', 'entry_id'],
+  entries: ['external_id', 'entry_id', 'entered_at', 'exited_at', 'converted'],
+  exits: ['external_id', 'entry_id', 'exited_at', 'last_step_id'],
+  'step-users': ['external_id', 'entry_id', 'at', 'platform', 'reason'],
+};
+
+/** ISO-8601 UTC with milliseconds, formatted by the database so no row passes through Date. */
+const isoUtc = (column: SQL, alias: string) =>
+  sql`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as ${sql.identifier(alias)}`;
+
+function exportQuery(req: ExportRequest): SQL {
+  const j = req.journey.journeyId;
+  switch (req.kind) {
+    case 'converted-users':
+      return sql`select u.external_id, ${isoUtc(sql`f.at`, 'converted_at')}, f.entry_id
+        from first_conversions f join users u on u.id = f.user_id
+        where f.journey_id = ${j} and ${cohortFilter(sql`f.entered_at`, req.period)}
+        order by f.at, f.event_id collate "C"`;
+    case 'conversion-events':
+      return sql`select u.external_id, ${isoUtc(sql`a.at`, 'event_timestamp')}, a.event_id, a.entry_id
+        from conversion_attributions a join users u on u.id = a.user_id
+        where a.journey_id = ${j} and ${cohortFilter(sql`a.entered_at`, req.period)}
+        order by a.at, a.event_id collate "C"`;
+    case 'entries':
+      return sql`select u.external_id, e.entry_id, ${isoUtc(sql`e.entered_at`, 'entered_at')}, ${isoUtc(sql`e.exited_at`, 'exited_at')},
+               case when e.conversion_count > 0 then 'true' else 'false' end as converted
+        from entries e join users u on u.id = e.user_id
+        where e.journey_id = ${j} and ${cohortFilter(sql`e.entered_at`, req.period)}
+        order by e.entered_at, e.entry_id collate "C"`;
+    case 'exits':
+      return sql`select u.external_id, e.entry_id, ${isoUtc(sql`e.exited_at`, 'exited_at')}, e.last_step_id
+        from entries e join users u on u.id = e.user_id
+        where e.journey_id = ${j} and ${cohortFilter(sql`e.entered_at`, req.period)}
+          and e.exited_at is not null and e.conversion_count = 0
+        order by e.exited_at, e.entry_id collate "C"`;
+    case 'step-users':
+      if (req.status === 'entered') {
+        return sql`select u.external_id, s.entry_id, ${isoUtc(sql`s.at`, 'at')}, null as platform, null as reason
+          from step_entries s join users u on u.id = s.user_id
+          where s.journey_id = ${j} and s.step_id = ${req.stepId ?? ''} and ${cohortFilter(sql`s.entered_at`, req.period)}
+          order by s.at, s.event_id collate "C"`;
+      }
+      return sql`select u.external_id, m.entry_id, ${isoUtc(sql`m.at`, 'at')}, m.platform, m.reason
+        from messages m join users u on u.id = m.user_id
+        where m.journey_id = ${j} and m.step_id = ${req.stepId ?? ''} and m.status = ${req.status ?? ''}
+          and ${cohortFilter(sql`m.entered_at`, req.period)}
+        order by m.at, m.event_id collate "C"`;
+  }
+}
+
+/** Spreadsheets run a cell that starts with one of these as a formula (METRICS.md: prefix it with '). */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+export function guardCell(value: string): string {
+  return FORMULA_START.test(value) ? `'${value}` : value;
+}
+
+/** RFC 4180 text for a batch of rows (LF line ends, as the worked examples are written). */
+export function csvLines(rows: ReadonlyArray<ReadonlyArray<string | null>>): string {
+  return stringify(
+    rows.map((r) => r.map((v) => (v === null ? '' : guardCell(v)))),
+    { record_delimiter: '\n' },
+  );
+}
+
+const FETCH_SIZE = 5000;
+let cursorSeq = 0;
+
+/**
+ * Yields the export's CSV text in chunks (header first). Rows come through a server-side cursor inside one
+ * transaction, so the export reads one consistent snapshot and holds one batch in memory at a time.
+ */
+export async function* exportCsv(db: Db, req: ExportRequest): AsyncGenerator<string> {
+  checkExportRequest(req);
+  yield csvLines([EXPORT_COLUMNS[req.kind]]);
+  const cursor = `export_cursor_${++cursorSeq}`;
+  const handoff = new Handoff<string>();
+  const producer = db
+    .transaction(async (tx) => {
+      await tx.execute(sql`declare ${sql.raw(cursor)} no scroll cursor for ${exportQuery(req)}`);
+      for (;;) {
+        const rows = await queryRows<Record<string, string | null>>(
+          tx as unknown as Db,
+          sql.raw(`fetch forward ${FETCH_SIZE} from ${cursor}`),
+        );
+        if (rows.length === 0) break;
+        await handoff.put(csvLines(rows.map((r) => Object.values(r))));
+      }
+    })
+    .then(
+      () => handoff.end(),
+      (err: unknown) => handoff.fail(err),
+    );
+  try {
+    yield* handoff;
+  } finally {
+    handoff.cancel();
+    await producer;
+  }
+}
+
+/** A one-slot channel between the cursor's transaction (producer) and the generator's consumer. */
+class Handoff<T> implements AsyncIterable<T> {
+  private item: { value: T } | null = null;
+  private finished = false;
+  private error: unknown = null;
+  private cancelled = false;
+  private notify: (() => void) | null = null;
+
+  private signal(): void {
+    const n = this.notify;
+    this.notify = null;
+    n?.();
+  }
+
+  private changed(): Promise<void> {
+    return new Promise((resolve) => (this.notify = resolve));
+  }
+
+  /** Resolves once the consumer has taken the value; rejects when the consumer stopped early. */
+  async put(value: T): Promise<void> {
+    if (this.cancelled) throw new Error('export cancelled by its reader');
+    this.item = { value };
+    this.signal();
+    while (this.item !== null && !this.cancelled) await this.changed();
+    if (this.cancelled) throw new Error('export cancelled by its reader');
+  }
+
+  end(): void {
+    this.finished = true;
+    this.signal();
+  }
+
+  fail(err: unknown): void {
+    this.error = err ?? new Error('export failed');
+    this.finished = true;
+    this.signal();
+  }
+
+  cancel(): void {
+    this.cancelled = true;
+    this.signal();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<T> {
+    for (;;) {
+      if (this.item !== null) {
+        const { value } = this.item;
+        this.item = null;
+        this.signal();
+        yield value;
+        continue;
+      }
+      if (this.finished) {
+        if (this.error !== null) throw this.error;
+        return;
+      }
+      await this.changed();
+    }
+  }
+}

@@ -1,0 +1,342 @@
+// The command line: import events, print reports, stream CSV exports, load demo data.
+import { createWriteStream, existsSync, renameSync, type WriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { pathToFileURL } from 'node:url';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { createDb, type DbHandle } from '../db/client.js';
+import { DatabaseLockedError } from '../db/dir-lock.js';
+import { importEvents, readLines, type ImportSummary } from '../db/import/import-events.js';
+import { parseTimestamp } from '../db/import/parse-event.js';
+import {
+  EXPORT_KINDS,
+  ExportRequestError,
+  STEP_USER_STATUSES,
+  checkExportRequest,
+  exportCsv,
+  exportRowCount,
+  type ExportKind,
+  type ExportRequest,
+  type StepUserStatus,
+} from '../reports/exports.js';
+import { AmbiguousJourneyError, UnknownJourneyError, listJourneyNames, resolveJourneyId } from '../reports/journey-lookup.js';
+import { computeReport, loadJourney } from '../reports/metrics.js';
+import { renderReportTable } from '../reports/report-table.js';
+import type { Period } from '../reports/report-types.js';
+import { ConfigError, dbConfigFrom, loadConfig } from './config.js';
+
+export interface CliIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env: Record<string, string | undefined>;
+  now: () => Date;
+  /** Whether progress may redraw one line (a terminal). */
+  interactive: boolean;
+}
+
+class UsageError extends Error {}
+
+const USAGE = `Usage: npm run cli -- <command> [options]
+
+Commands:
+  import FILE [--json] [--rejects OUT.ndjson] [--strict] [--batch-size N]
+      Import NDJSON events (FILE "-" reads standard input). Bad lines are reported and skipped
+      (--strict: nothing is imported if any line is bad).
+  report <journey> [--from ISO] [--to ISO] [--json]
+      Overview and step metrics, all time or for entries entered in [from, to).
+  export <journey> <${EXPORT_KINDS.join('|')}> [--step S] [--status ${STEP_USER_STATUSES.join('|')}]
+         [--from ISO] [--to ISO] [--out FILE]
+      CSV export (standard output without --out).
+  journeys [--json]
+      The stored journeys, newest activity first.
+  demo [--seed N] [--scale N]
+      Generate a realistic demo data set (several journeys, six weeks) into the database.
+
+<journey> is a journey id or name (case-insensitive; a unique prefix is enough).
+ISO times: 2026-11-01T00:00:00Z, or a date (2026-11-01 = midnight UTC).
+The database is DATABASE_URL (Postgres) or, when unset, the embedded one in PGLITE_DIR (./.data/pglite).`;
+
+const COMMON = { help: { type: 'boolean', short: 'h' } } as const;
+
+function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T) {
+  try {
+    return parseArgs({ args, options: { ...COMMON, ...options }, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+function parseTime(value: string | undefined, flag: string): Date | null {
+  if (value === undefined) return null;
+  const v = /^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00Z` : value;
+  const parsed = parseTimestamp(v);
+  if (!parsed.ok) throw new UsageError(`${flag}: ${parsed.reason}`);
+  return new Date(parsed.ms);
+}
+
+function periodFrom(values: { from?: string; to?: string }): Period {
+  const period = { from: parseTime(values.from, '--from'), to: parseTime(values.to, '--to') };
+  if (period.from && period.to && period.to <= period.from) throw new UsageError('--to must be later than --from');
+  return period;
+}
+
+function write(stream: NodeJS.WritableStream, text: string): void {
+  stream.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  let handle: DbHandle | undefined;
+  const openDb = async () => {
+    const config = loadConfig(io.env);
+    handle = await createDb(dbConfigFrom(config), (msg) => write(io.stderr, msg));
+    return handle.db;
+  };
+  try {
+    switch (command) {
+      case 'import':
+        return await importCommand(rest, io, openDb);
+      case 'report':
+        return await reportCommand(rest, io, openDb);
+      case 'export':
+        return await exportCommand(rest, io, openDb);
+      case 'journeys':
+        return await journeysCommand(rest, io, openDb);
+      case 'demo':
+        return await demoCommand(rest, io, openDb);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        write(io.stdout, USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      write(io.stderr, `${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (
+      err instanceof UnknownJourneyError ||
+      err instanceof AmbiguousJourneyError ||
+      err instanceof ExportRequestError ||
+      err instanceof ConfigError ||
+      err instanceof DatabaseLockedError
+    ) {
+      write(io.stderr, err.message);
+      return 1;
+    }
+    write(io.stderr, `Failed: ${(err as Error).message ?? String(err)}`);
+    return 1;
+  } finally {
+    await handle?.close();
+  }
+}
+
+type OpenDb = () => Promise<DbHandle['db']>;
+
+async function importCommand(args: string[], io: CliIo, openDb: OpenDb): Promise<number> {
+  const { values, positionals } = parse(args, {
+    json: { type: 'boolean' },
+    rejects: { type: 'string' },
+    strict: { type: 'boolean' },
+    'batch-size': { type: 'string' },
+  });
+  if (values.help) return write(io.stdout, USAGE), 0;
+  const [file, extra] = positionals;
+  if (file === undefined) throw new UsageError('import needs a FILE (or "-" for standard input)');
+  if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`);
+  if (file !== '-' && !existsSync(file)) throw new UsageError(`no such file: ${file}`);
+  const batchSize = values['batch-size'] === undefined ? undefined : Number(values['batch-size']);
+  if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize < 1)) {
+    throw new UsageError('--batch-size must be a whole number of at least 1');
+  }
+  const db = await openDb();
+  // Rejected lines go to a temporary file renamed into place at the end: a killed import leaves no half file.
+  let rejectsOut: WriteStream | undefined;
+  const rejectsTemp = values.rejects ? `${values.rejects}.partial` : undefined;
+  if (rejectsTemp) rejectsOut = createWriteStream(rejectsTemp);
+  const startedAt = Date.now();
+  let lastProgress = startedAt;
+  let progressShown = false;
+  const summary = await importEvents(db, readLines(file), {
+    source: file === '-' ? 'stdin' : file,
+    strict: values.strict ?? false,
+    batchSize,
+    onRejected: async (raw) => {
+      if (rejectsOut && !rejectsOut.write(`${raw}\n`)) await once(rejectsOut, 'drain');
+    },
+    onProgress: (p) => {
+      if (values.json || Date.now() - lastProgress < 1000) return;
+      lastProgress = Date.now();
+      progressShown = true;
+      const line = `… ${p.lines.toLocaleString('en-US')} lines: ${p.accepted.toLocaleString('en-US')} accepted, ${p.duplicates.toLocaleString('en-US')} duplicates, ${p.rejected.toLocaleString('en-US')} rejected`;
+      io.stderr.write(io.interactive ? `\r${line}` : `${line}\n`);
+    },
+  });
+  if (rejectsOut && rejectsTemp && values.rejects) {
+    rejectsOut.end();
+    await once(rejectsOut, 'finish');
+    renameSync(rejectsTemp, values.rejects);
+  }
+  if (io.interactive && progressShown) io.stderr.write('\n');
+  if (values.json) {
+    write(io.stdout, JSON.stringify(summaryJson(summary, Date.now() - startedAt)));
+  } else {
+    write(io.stdout, humanSummary(summary, values.rejects, Date.now() - startedAt));
+  }
+  return summary.status === 'refused' ? 1 : 0;
+}
+
+function summaryJson(s: ImportSummary, ms: number) {
+  return {
+    import_id: s.importId,
+    status: s.status,
+    lines: s.lines,
+    seconds: Math.round(ms) / 1000,
+    rejections: s.rejections.slice(0, 100),
+    accepted: s.accepted,
+    duplicates: s.duplicates,
+    rejected: s.rejected,
+  };
+}
+
+function humanSummary(s: ImportSummary, rejectsFile: string | undefined, ms: number): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  const lines: string[] = [];
+  if (s.status === 'refused') {
+    lines.push(`Strict import refused: ${n(s.rejected)} bad line(s); nothing was imported.`);
+  } else {
+    lines.push(
+      `Imported ${n(s.lines)} lines in ${(ms / 1000).toFixed(1)} s: ${n(s.accepted)} accepted, ${n(s.duplicates)} duplicates skipped, ${n(s.rejected)} rejected.`,
+    );
+  }
+  for (const r of s.rejections.slice(0, 20)) lines.push(`  line ${r.line}: ${r.reason}`);
+  if (s.rejected > 20) lines.push(`  … and ${n(s.rejected - 20)} more rejected line(s)`);
+  if (s.rejected > 0) {
+    lines.push(
+      rejectsFile
+        ? `Rejected lines were written to ${rejectsFile}: fix them and import that file again.`
+        : 'Add --rejects FILE to write the rejected lines to a file you can fix and import again.',
+    );
+  }
+  return lines.join('\n');
+}
+
+async function reportCommand(args: string[], io: CliIo, openDb: OpenDb): Promise<number> {
+  const { values, positionals } = parse(args, {
+    from: { type: 'string' },
+    to: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  if (values.help) return write(io.stdout, USAGE), 0;
+  const [query, extra] = positionals;
+  if (query === undefined) throw new UsageError('report needs a journey id or name');
+  if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`);
+  const period = periodFrom(values);
+  const db = await openDb();
+  const journey = (await loadJourney(db, await resolveJourneyId(db, query)))!;
+  const report = await computeReport(db, journey, period);
+  write(io.stdout, values.json ? JSON.stringify(report) : renderReportTable(report));
+  return 0;
+}
+
+async function exportCommand(args: string[], io: CliIo, openDb: OpenDb): Promise<number> {
+  const { values, positionals } = parse(args, {
+    step: { type: 'string' },
+    status: { type: 'string' },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    out: { type: 'string' },
+  });
+  if (values.help) return write(io.stdout, USAGE), 0;
+  const [query, kind, extra] = positionals;
+  if (query === undefined || kind === undefined) throw new UsageError('export needs a journey and an export kind');
+  if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`);
+  if (!(EXPORT_KINDS as readonly string[]).includes(kind)) {
+    throw new UsageError(`unknown export "${kind}": use one of ${EXPORT_KINDS.join(', ')}`);
+  }
+  if (values.status !== undefined && !(STEP_USER_STATUSES as readonly string[]).includes(values.status)) {
+    throw new UsageError(`unknown status "${values.status}": use one of ${STEP_USER_STATUSES.join(', ')}`);
+  }
+  if (kind !== 'step-users' && (values.step !== undefined || values.status !== undefined)) {
+    throw new UsageError('--step and --status go with the step-users export only');
+  }
+  const period = periodFrom(values);
+  const db = await openDb();
+  const journey = (await loadJourney(db, await resolveJourneyId(db, query)))!;
+  const req: ExportRequest = {
+    journey,
+    kind: kind as ExportKind,
+    period,
+    stepId: values.step ?? null,
+    status: (values.status as StepUserStatus | undefined) ?? null,
+  };
+  checkExportRequest(req);
+  const rows = exportRowCount(req, await computeReport(db, journey, period));
+  if (rows === 0) {
+    write(io.stderr, `nothing to export: ${kind} of ${journey.journeyId} is 0 for this period`);
+    return 0;
+  }
+  const temp = values.out ? `${values.out}.partial` : undefined;
+  const out = temp ? createWriteStream(temp) : io.stdout;
+  for await (const chunk of exportCsv(db, req)) {
+    if (!out.write(chunk)) await once(out, 'drain');
+  }
+  if (temp && values.out) {
+    (out as WriteStream).end();
+    await once(out, 'finish');
+    renameSync(temp, values.out);
+    write(io.stderr, `Wrote ${rows.toLocaleString('en-US')} rows to ${values.out}`);
+  }
+  return 0;
+}
+
+async function journeysCommand(args: string[], io: CliIo, openDb: OpenDb): Promise<number> {
+  const { values, positionals } = parse(args, { json: { type: 'boolean' } });
+  if (values.help) return write(io.stdout, USAGE), 0;
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  const db = await openDb();
+  const names = await listJourneyNames(db);
+  if (values.json) {
+    write(io.stdout, JSON.stringify(names.map((j) => ({ journey_id: j.journeyId, name: j.name }))));
+  } else if (names.length === 0) {
+    write(io.stdout, 'No journeys yet. Import events (npm run cli -- import FILE) or load demo data (npm run cli -- demo).');
+  } else {
+    for (const j of names) write(io.stdout, `${j.journeyId.padEnd(24)} ${j.name}`);
+  }
+  return 0;
+}
+
+async function demoCommand(args: string[], io: CliIo, openDb: OpenDb): Promise<number> {
+  const { values, positionals } = parse(args, { seed: { type: 'string' }, scale: { type: 'string' } });
+  if (values.help) return write(io.stdout, USAGE), 0;
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  const seed = values.seed === undefined ? undefined : Number(values.seed);
+  const scale = values.scale === undefined ? undefined : Number(values.scale);
+  if (seed !== undefined && !Number.isInteger(seed)) throw new UsageError('--seed must be a whole number');
+  if (scale !== undefined && !(scale > 0)) throw new UsageError('--scale must be a positive number');
+  const db = await openDb();
+  const { loadDemoData } = await import('../db/demo-data.js');
+  const summary = await loadDemoData(db, { now: io.now(), seed, scale });
+  write(io.stdout, `Demo data: ${summary.accepted.toLocaleString('en-US')} events accepted, ${summary.duplicates.toLocaleString('en-US')} already there, ${summary.rejected} rejected.`);
+  return summary.rejected > 0 ? 1 : 0;
+}
+
+const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+if (isMain) {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    // A closed pipe (| head) is the reader's choice, not a failure.
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+  const code = await runCli(process.argv.slice(2), {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    now: () => new Date(),
+    interactive: process.stderr.isTTY === true,
+  });
+  process.exitCode = code;
+}

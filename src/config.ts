@@ -1,0 +1,66 @@
+// The environment, parsed once at start-up by one zod schema; nothing else reads process.env.
+import { z } from 'zod';
+import type { DbConfig } from '../db/client.js';
+
+const list = z
+  .string()
+  .optional()
+  .transform((v) => (v ?? '').split(',').map((s) => s.trim()).filter((s) => s !== ''));
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const url = (what: string) =>
+  optionalText.refine((v) => v === undefined || URL.canParse(v), `must be a URL (${what})`);
+
+export const envSchema = z.object({
+  DATABASE_URL: url('postgres://user:password@host:5432/database').describe(
+    'Postgres server to use. Unset: the embedded PGlite database in PGLITE_DIR.',
+  ),
+  PGLITE_DIR: z.string().default('./.data/pglite').describe('Folder of the embedded database (when DATABASE_URL is unset).'),
+  PORT: z.coerce.number().int().min(1).max(65535).default(3000).describe('HTTP port for Slack requests, /healthz and the local console.'),
+  HOST: optionalText.describe('Address to listen on (default 0.0.0.0 with Slack, 127.0.0.1 in local mode).'),
+  SLACK_BOT_TOKEN: optionalText.describe('Bot token (xoxb-…). With SLACK_SIGNING_SECRET: the app runs against Slack.'),
+  SLACK_SIGNING_SECRET: optionalText.describe('Signing secret used to verify requests from Slack (HTTP mode).'),
+  SLACK_APP_TOKEN: optionalText.describe('App-level token (xapp-…): use Socket Mode instead of HTTP.'),
+  SLACK_API_URL: url('base URL of the Slack Web API, ending in /api/').describe(
+    'Another base URL for the Slack Web API (a proxy, or a fake in tests).',
+  ),
+  CAMPAIGN_REPORT_URL: optionalText.describe(
+    'URL template of a campaign report page, with {campaign_id} (and optionally {journey_id}, {step_id}). Unset: no Report buttons.',
+  ),
+  EXPORT_ALLOWED_USERS: list.describe('Slack user ids allowed to export (comma-separated). Empty: everyone.'),
+  EXPORT_ALLOWED_CHANNELS: list.describe('Channel ids where exports may be posted (comma-separated). Empty: every channel.'),
+  EXPORT_GZIP_BYTES: z.coerce.number().int().min(0).default(5 * 1024 * 1024).describe('CSV exports larger than this are uploaded gzipped.'),
+  DEFAULT_TZ: z.string().default('UTC').describe('Time zone when a Slack user has none (IANA name).'),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('Log verbosity.'),
+});
+
+export type Config = z.infer<typeof envSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment; throws ConfigError naming every variable that is wrong and how. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const parsed = envSchema.safeParse(env);
+  if (parsed.success) {
+    const config = parsed.data;
+    if (config.SLACK_BOT_TOKEN && !config.SLACK_SIGNING_SECRET && !config.SLACK_APP_TOKEN) {
+      throw new ConfigError('SLACK_SIGNING_SECRET is missing: it is needed with SLACK_BOT_TOKEN in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode).');
+    }
+    if ((config.SLACK_SIGNING_SECRET || config.SLACK_APP_TOKEN) && !config.SLACK_BOT_TOKEN) {
+      throw new ConfigError('SLACK_BOT_TOKEN is missing: it is needed to answer in Slack.');
+    }
+    return config;
+  }
+  const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  throw new ConfigError(`Configuration is invalid:\n  ${problems.join('\n  ')}`);
+}
+
+export function dbConfigFrom(config: Config): DbConfig {
+  return config.DATABASE_URL ? { kind: 'postgres', url: config.DATABASE_URL } : { kind: 'pglite', dir: config.PGLITE_DIR };
+}

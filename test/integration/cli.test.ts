@@ -1,0 +1,173 @@
+// The CLI end to end: import, report --json and exports reproduce the worked examples; exit codes and messages.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { PassThrough } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDb } from '../../db/client.js';
+import { computeReport, loadJourney } from '../../reports/metrics.js';
+import { runCli } from '../../src/cli.js';
+import { openTestDb, testDatabaseUrl, type TestDb } from '../support/test-db.js';
+
+const repo = fileURLToPath(new URL('../../', import.meta.url));
+const fixtures = fileURLToPath(new URL('../../../shared/fixtures/worked-examples/', import.meta.url));
+const expectedReport = JSON.parse(readFileSync(path.join(fixtures, 'expected-report.json'), 'utf8'));
+
+let work: string;
+let env: Record<string, string>;
+let pgDb: TestDb | undefined;
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (d) => (out += d));
+  stderr.on('data', (d) => (err += d));
+  const code = await runCli(args, { stdout, stderr, env, now: () => new Date('2026-11-29T12:00:00Z'), interactive: false });
+  return { code, stdout: out, stderr: err };
+}
+
+beforeAll(async () => {
+  work = mkdtempSync(path.join(tmpdir(), 'ja-cli-'));
+  if (testDatabaseUrl) {
+    pgDb = await openTestDb();
+    env = pgDb.env;
+  } else {
+    env = { PGLITE_DIR: path.join(work, 'db') };
+  }
+});
+
+afterAll(async () => {
+  await pgDb?.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('import', () => {
+  it('imports the worked example, then counts a second import as duplicates', async () => {
+    const first = await cli('import', path.join(fixtures, 'events.ndjson'), '--json');
+    expect(first.code).toBe(0);
+    const summary = JSON.parse(first.stdout.trim().split('\n').at(-1)!);
+    // 1 journey line + 51 events
+    expect(summary).toMatchObject({ accepted: 52, duplicates: 0, rejected: 0 });
+    const second = await cli('import', path.join(fixtures, 'events.ndjson'), '--json');
+    // the journey line always counts as accepted; every event is already stored
+    expect(JSON.parse(second.stdout.trim().split('\n').at(-1)!)).toMatchObject({ accepted: 1, duplicates: 51, rejected: 0 });
+  });
+
+  it('reports rejected lines with their numbers and writes them unchanged to --rejects', async () => {
+    const file = path.join(work, 'bad.ndjson');
+    const bad1 = '{"type":"conversion","event_id":"cli-c1","external_id":"u1","event":"purchase","at":"2026-11-01T09:00:00"}';
+    const good = '{"type":"conversion","event_id":"cli-c2","external_id":"u1","event":"purchase","at":"2026-11-01T09:00:00Z"}';
+    const bad2 = 'not json';
+    writeFileSync(file, `${bad1}\n${good}\n${bad2}\n`);
+    const rejects = path.join(work, 'rejects.ndjson');
+    const res = await cli('import', file, '--rejects', rejects);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain('1 accepted');
+    expect(res.stdout).toContain('2 rejected');
+    expect(res.stdout).toMatch(/line 1: .*time zone/);
+    expect(res.stdout).toMatch(/line 3: not valid JSON/);
+    expect(readFileSync(rejects, 'utf8')).toBe(`${bad1}\n${bad2}\n`);
+  });
+
+  it('--strict refuses a file with a bad line, writes nothing and exits 1', async () => {
+    const file = path.join(work, 'strict.ndjson');
+    writeFileSync(
+      file,
+      '{"type":"conversion","event_id":"strict-1","external_id":"s1","event":"purchase","at":"2026-11-01T09:00:00Z"}\n{"type":"nope"}\n',
+    );
+    const res = await cli('import', file, '--strict', '--json');
+    expect(res.code).toBe(1);
+    expect(JSON.parse(res.stdout.trim())).toMatchObject({ status: 'refused', accepted: 0, rejected: 1 });
+    // the good line was not written: importing it alone now accepts it
+    writeFileSync(file, '{"type":"conversion","event_id":"strict-1","external_id":"s1","event":"purchase","at":"2026-11-01T09:00:00Z"}\n');
+    expect(JSON.parse((await cli('import', file, '--json')).stdout.trim())).toMatchObject({ accepted: 1, duplicates: 0 });
+  });
+
+  it('answers usage errors with exit code 2', async () => {
+    expect((await cli('import')).code).toBe(2);
+    expect((await cli('import', path.join(work, 'missing.ndjson'))).code).toBe(2);
+    expect((await cli('report', 'welcome', '--from', '2026-11-01T00:00:00')).code).toBe(2);
+    expect((await cli('frobnicate')).code).toBe(2);
+  });
+});
+
+describe('report and export', () => {
+  it('prints exactly the report JSON of the worked example, all time and for 1 November', async () => {
+    const all = await cli('report', 'welcome', '--json');
+    expect(all.code).toBe(0);
+    expect(JSON.parse(all.stdout)).toEqual(expectedReport.all_time);
+    const day = await cli('report', 'Welcome Series', '--from', '2026-11-01T00:00:00Z', '--to', '2026-11-02T00:00:00Z', '--json');
+    expect(JSON.parse(day.stdout)).toEqual(expectedReport['period_2026-11-01']);
+  });
+
+  it.each([
+    ['converted-users', [], 'expected-converted-users.csv'],
+    ['conversion-events', [], 'expected-conversion-events.csv'],
+    ['entries', [], 'expected-entries.csv'],
+    ['exits', [], 'expected-exits.csv'],
+    ['step-users', ['--step', 's1', '--status', 'failed'], 'expected-step-users-s1-failed.csv'],
+    ['step-users', ['--step', 's2', '--status', 'shown'], 'expected-step-users-s2-shown.csv'],
+  ])('exports %s %j exactly as %s', async (kind, extra, file) => {
+    const res = await cli('export', 'welcome', kind, ...extra);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toBe(readFileSync(path.join(fixtures, file), 'utf8'));
+    const out = path.join(work, `${kind}-${extra.join('-')}.csv`);
+    expect((await cli('export', 'welcome', kind, ...extra, '--out', out)).code).toBe(0);
+    expect(readFileSync(out, 'utf8')).toBe(readFileSync(path.join(fixtures, file), 'utf8'));
+  });
+
+  it('answers "nothing to export" for a metric that is 0 and writes no file', async () => {
+    const out = path.join(work, 'none.csv');
+    const res = await cli('export', 'welcome', 'step-users', '--step', 's3', '--status', 'failed', '--out', out);
+    expect(res.code).toBe(0);
+    expect(res.stderr).toContain('nothing to export');
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('names the closest journeys for an unknown one and exits 1', async () => {
+    const res = await cli('report', 'wellcome');
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('welcome');
+  });
+
+  it('explains a step-users export without a step or with an unknown one', async () => {
+    const noStep = await cli('export', 'welcome', 'step-users', '--status', 'failed');
+    expect(noStep.code).toBe(1);
+    expect(noStep.stderr).toContain('needs a step');
+    const unknown = await cli('export', 'welcome', 'step-users', '--step', 's9', '--status', 'failed');
+    expect(unknown.stderr).toContain('"s9" is not a step of welcome');
+  });
+
+  it('agrees with the metrics engine', async () => {
+    const res = await cli('report', 'welcome', '--from', '2026-11-02', '--json');
+    const handle = testDatabaseUrl ? await createDb(pgDb!.config) : await createDb({ kind: 'pglite', dir: env.PGLITE_DIR });
+    try {
+      const journey = await loadJourney(handle.db, 'welcome');
+      const report = await computeReport(handle.db, journey!, { from: new Date('2026-11-02T00:00:00Z'), to: null });
+      expect(JSON.parse(res.stdout)).toEqual(report);
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it('lists journeys', async () => {
+    const res = await cli('journeys', '--json');
+    expect(JSON.parse(res.stdout)).toEqual([{ journey_id: 'welcome', name: 'Welcome series' }]);
+  });
+});
+
+describe('as a separate process', () => {
+  it('prints only the report JSON on stdout and exits 0', async () => {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', path.join(repo, 'src/cli.ts'), 'report', 'welcome', '--json'],
+      { cwd: repo, env: { ...process.env, ...env, DATABASE_URL: env.DATABASE_URL ?? '' } },
+    );
+    expect(JSON.parse(stdout)).toEqual(expectedReport.all_time);
+  });
+});

@@ -92,3 +92,27 @@ export async function listJourneyNames(db: Db): Promise<JourneyName[]> {
 export async function resolveJourneyId(db: Db, query: string): Promise<string> {
   return matchJourney(query, await listJourneyNames(db)).journeyId;
 }
+
+export class UnknownStepError extends Error {
+  override name = 'UnknownStepError';
+  constructor(
+    readonly query: string,
+    readonly journeyId: string,
+    readonly stepIds: string[],
+  ) {
+    super(`No step of ${journeyId} matches "${query}". Its steps: ${stepIds.join(', ')}.`);
+  }
+}
+
+/** A step by id or name, case-insensitive, a unique prefix being enough. */
+export function matchStep(journey: { journeyId: string; steps: Array<{ stepId: string; name: string }> }, query: string): string {
+  const named = journey.steps.map((s) => ({ journeyId: s.stepId, name: s.name }));
+  try {
+    return matchJourney(query, named).journeyId;
+  } catch (err) {
+    if (err instanceof AmbiguousJourneyError) {
+      throw new UnknownStepError(query, journey.journeyId, err.candidates.map((c) => c.journeyId));
+    }
+    throw new UnknownStepError(query, journey.journeyId, journey.steps.map((s) => s.stepId));
+  }
+}

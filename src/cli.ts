@@ -22,7 +22,9 @@ import { AmbiguousJourneyError, UnknownJourneyError, listJourneyNames, resolveJo
 import { computeReport, loadJourney } from '../reports/metrics.js';
 import { renderReportTable } from '../reports/report-table.js';
 import type { Period } from '../reports/report-types.js';
+import { isValidTimeZone } from '../reports/periods.js';
 import { ConfigError, dbConfigFrom, loadConfig } from './config.js';
+import { previewCommand } from './preview.js';
 
 export interface CliIo {
   stdout: NodeJS.WritableStream;
@@ -50,6 +52,8 @@ Commands:
       The stored journeys, newest activity first.
   demo [--seed N] [--scale N]
       Generate a realistic demo data set (several journeys, six weeks) into the database.
+  slash "<text>" [--tz ZONE]
+      Print what \`/journey <text>\` would answer in Slack (blocks as text), without Slack.
 
 <journey> is a journey id or name (case-insensitive; a unique prefix is enough).
 ISO times: 2026-11-01T00:00:00Z, or a date (2026-11-01 = midnight UTC).
@@ -103,6 +107,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return await journeysCommand(rest, io, openDb);
       case 'demo':
         return await demoCommand(rest, io, openDb);
+      case 'slash':
+        return await slashCommand(rest, io, openDb);
       case undefined:
       case 'help':
       case '--help':
@@ -322,6 +328,24 @@ async function demoCommand(args: string[], io: CliIo, openDb: OpenDb): Promise<n
   const summary = await loadDemoData(db, { now: io.now(), seed, scale });
   write(io.stdout, `Demo data: ${summary.accepted.toLocaleString('en-US')} events accepted, ${summary.duplicates.toLocaleString('en-US')} already there, ${summary.rejected} rejected.`);
   return summary.rejected > 0 ? 1 : 0;
+}
+
+async function slashCommand(args: string[], io: CliIo, openDb: OpenDb): Promise<number> {
+  const { values, positionals } = parse(args, { tz: { type: 'string' } });
+  if (values.help) return write(io.stdout, USAGE), 0;
+  const text = positionals.join(' ').replace(/^\/journey\s*/, '');
+  const tz = values.tz ?? loadConfig(io.env).DEFAULT_TZ;
+  if (!isValidTimeZone(tz)) throw new UsageError(`--tz: "${tz}" is not an IANA time zone (like Europe/Istanbul or UTC)`);
+  const db = await openDb();
+  const config = loadConfig(io.env);
+  const { error } = await previewCommand({ db, now: io.now, campaignReportUrl: config.CAMPAIGN_REPORT_URL }, text, {
+    tz,
+    write: async (chunk) => {
+      if (!io.stdout.write(chunk)) await once(io.stdout, 'drain');
+    },
+  });
+  if (error) write(io.stderr, `(the answer above stands for an error: ${(error as Error).message ?? String(error)})`);
+  return error ? 1 : 0;
 }
 
 const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;

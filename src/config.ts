@@ -20,7 +20,7 @@ export const envSchema = z.object({
     'Postgres server to use. Unset: the embedded PGlite database in PGLITE_DIR.',
   ),
   PGLITE_DIR: z.string().default('./.data/pglite').describe('Folder of the embedded database (when DATABASE_URL is unset).'),
-  PORT: z.coerce.number().int().min(1).max(65535).default(3000).describe('HTTP port for Slack requests, /healthz and the local console.'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000).describe('HTTP port for Slack requests, /healthz and the local console (0: any free port).'),
   HOST: optionalText.describe('Address to listen on (default 0.0.0.0 with Slack, 127.0.0.1 in local mode).'),
   SLACK_BOT_TOKEN: optionalText.describe('Bot token (xoxb-…). With SLACK_SIGNING_SECRET: the app runs against Slack.'),
   SLACK_SIGNING_SECRET: optionalText.describe('Signing secret used to verify requests from Slack (HTTP mode).'),

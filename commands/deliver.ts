@@ -1,0 +1,119 @@
+// Puts an answer into Slack: ephemeral or in-channel replies through response_url, long answers continued in
+// their thread, exports as a post naming the export with the CSV uploaded into its thread.
+import type { RespondFn } from '@slack/bolt';
+import type { WebClient } from '@slack/web-api';
+import { buildErrorMessage, buildNoticeMessage } from '../reports/blocks/notice-blocks.js';
+import type { SlackMessage, SlackMessagePart } from '../reports/blocks/slack-message.js';
+import type { CommandAnswer, CommandDeps } from './command-types.js';
+import { describeExport } from './export.js';
+import { exportDenial, recordExport, type ExportPolicy } from './export-policy.js';
+import { uploadExport } from './upload-export.js';
+
+export interface DeliveryDeps extends CommandDeps {
+  policy: ExportPolicy;
+  /** CSV files larger than this many bytes are uploaded gzipped. */
+  gzipAbove: number;
+  log: { error(message: string, err?: unknown): void; info(message: string): void };
+}
+
+export interface Delivery {
+  client: WebClient;
+  respond: RespondFn;
+  channelId: string;
+  userId: string;
+  /** The message an export button sits on: its upload goes into that message's thread. */
+  threadTs?: string;
+}
+
+const NOT_IN_CHANNEL = 'I can’t post in this channel yet. Invite me with `/invite @Journey Analytics` and ask again.';
+
+function slackError(err: unknown): string | undefined {
+  return (err as { data?: { error?: string } } | null)?.data?.error;
+}
+
+async function postParts(client: WebClient, channel: string, message: SlackMessage): Promise<string> {
+  const posted = await client.chat.postMessage({ channel, text: message.text, blocks: message.blocks });
+  const ts = posted.ts!;
+  for (const part of message.thread) {
+    await client.chat.postMessage({ channel, thread_ts: ts, text: part.text, blocks: part.blocks });
+  }
+  return ts;
+}
+
+const reply = (respond: RespondFn, part: SlackMessagePart, visibility: 'in_channel' | 'ephemeral') =>
+  respond({ response_type: visibility, replace_original: false, text: part.text, blocks: part.blocks });
+
+export async function deliverAnswer(deps: DeliveryDeps, to: Delivery, answer: CommandAnswer): Promise<void> {
+  if (answer.kind === 'message') {
+    const { message, visibility } = answer;
+    if (visibility === 'ephemeral' || message.thread.length === 0) {
+      await reply(to.respond, message, visibility);
+      return;
+    }
+    // A thread needs the parent's ts, which only chat.postMessage returns.
+    try {
+      await postParts(to.client, to.channelId, message);
+    } catch (err) {
+      if (slackError(err) !== 'not_in_channel' && slackError(err) !== 'channel_not_found') throw err;
+      await reply(to.respond, message, 'in_channel');
+      await reply(to.respond, buildNoticeMessage(`${message.thread.length} more part(s) of this answer belong in its thread. ${NOT_IN_CHANNEL}`), 'ephemeral');
+    }
+    return;
+  }
+  await deliverExport(deps, to, answer);
+}
+
+async function deliverExport(deps: DeliveryDeps, to: Delivery, answer: Extract<CommandAnswer, { kind: 'export' }>): Promise<void> {
+  const { request, rows, periodLabel, tz } = answer;
+  const audit = (outcome: 'uploaded' | 'denied' | 'failed', count: number | null) =>
+    recordExport(deps.db, {
+      actor: to.userId,
+      channel: to.channelId,
+      journeyId: request.journey.journeyId,
+      exportKind: request.kind,
+      detail: [request.stepId, request.status, periodLabel].filter(Boolean).join(' '),
+      rows: count,
+      outcome,
+      at: deps.now(),
+    });
+  const denial = exportDenial(deps.policy, to.userId, to.channelId);
+  if (denial) {
+    await audit('denied', null);
+    await reply(to.respond, buildErrorMessage(denial), 'ephemeral');
+    return;
+  }
+  const what = describeExport(request);
+  const rowText = `${rows.toLocaleString('en-US')} ${rows === 1 ? 'row' : 'rows'}`;
+  let threadTs = to.threadTs;
+  try {
+    if (!threadTs) {
+      const posted = await to.client.chat.postMessage({
+        channel: to.channelId,
+        text: `Export: ${what}, ${rowText}, ${periodLabel}`,
+        blocks: [
+          { type: 'section', text: { type: 'mrkdwn', text: `:page_facing_up: *Export:* ${what}` } },
+          { type: 'context', elements: [{ type: 'mrkdwn', text: `${rowText} · ${periodLabel} · time zone ${tz} · asked by <@${to.userId}> · the CSV is in the thread` }] },
+        ],
+      });
+      threadTs = posted.ts!;
+    }
+    const uploaded = await uploadExport({
+      db: deps.db,
+      client: to.client,
+      request,
+      channel: to.channelId,
+      threadTs,
+      comment: `${rowText} · ${periodLabel} · time zone ${tz}`,
+      gzipAbove: deps.gzipAbove,
+    });
+    await audit('uploaded', rows);
+    deps.log.info(`export ${uploaded.filename} (${rows} rows, ${uploaded.bytes} bytes${uploaded.gzipped ? ', gzipped' : ''}) to ${to.channelId}`);
+  } catch (err) {
+    await audit('failed', null).catch(() => {});
+    if (slackError(err) === 'not_in_channel' || slackError(err) === 'channel_not_found') {
+      await reply(to.respond, buildErrorMessage(NOT_IN_CHANNEL), 'ephemeral');
+      return;
+    }
+    throw err;
+  }
+}

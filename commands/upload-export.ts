@@ -1,0 +1,89 @@
+// Delivers a CSV export into a Slack thread: streams it from the database to a temporary file (gzipped above
+// a size threshold), then uploads it with the three-call external upload that files.uploadV2 stands for.
+import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import type { WebClient } from '@slack/web-api';
+import type { Db } from '../db/client.js';
+import { exportCsv, type ExportRequest } from '../reports/exports.js';
+
+export interface UploadedExport {
+  fileId: string;
+  filename: string;
+  bytes: number;
+  gzipped: boolean;
+}
+
+export function exportFilename(req: ExportRequest): string {
+  const part = (d: Date | null) => (d ? d.toISOString().slice(0, 10) : null);
+  const period =
+    req.period.from || req.period.to ? `${part(req.period.from) ?? 'start'}_${part(req.period.to) ?? 'now'}` : 'all-time';
+  const step = req.kind === 'step-users' ? `-${req.stepId}-${req.status}` : '';
+  return `${req.journey.journeyId}-${req.kind}${step}-${period}.csv`.replace(/[^A-Za-z0-9._-]/g, '_');
+}
+
+/** Writes the export to a temporary file; memory holds one cursor batch at a time. */
+async function writeCsvFile(db: Db, req: ExportRequest, dir: string, gzipAbove: number) {
+  const csvPath = path.join(dir, exportFilename(req));
+  const out = createWriteStream(csvPath);
+  for await (const chunk of exportCsv(db, req)) {
+    if (!out.write(chunk)) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
+  const size = statSync(csvPath).size;
+  if (size <= gzipAbove) return { file: csvPath, bytes: size, gzipped: false };
+  const gzPath = `${csvPath}.gz`;
+  await pipeline(createReadStream(csvPath), createGzip(), createWriteStream(gzPath));
+  return { file: gzPath, bytes: statSync(gzPath).size, gzipped: true };
+}
+
+export async function uploadExport(options: {
+  db: Db;
+  client: WebClient;
+  request: ExportRequest;
+  channel: string;
+  threadTs: string;
+  comment: string;
+  gzipAbove: number;
+}): Promise<UploadedExport> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'journey-export-'));
+  try {
+    const written = await writeCsvFile(options.db, options.request, dir, options.gzipAbove);
+    const filename = path.basename(written.file);
+    const ticket = await options.client.files.getUploadURLExternal({ filename, length: written.bytes });
+    if (!ticket.upload_url || !ticket.file_id) throw new Error('Slack gave no upload URL');
+    await postFile(ticket.upload_url, written.file, written.bytes);
+    await options.client.files.completeUploadExternal({
+      files: [{ id: ticket.file_id, title: filename }],
+      channel_id: options.channel,
+      thread_ts: options.threadTs,
+      initial_comment: options.comment,
+    });
+    return { fileId: ticket.file_id, filename, bytes: written.bytes, gzipped: written.gzipped };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Streams the file to Slack's upload URL, waiting out rate limits (429 + Retry-After) a few times. */
+async function postFile(url: string, file: string, bytes: number): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(bytes) },
+      body: Readable.toWeb(createReadStream(file)) as ReadableStream,
+      duplex: 'half',
+    } as RequestInit);
+    await response.arrayBuffer().catch(() => undefined);
+    if (response.ok) return;
+    const retryable = response.status === 429 || response.status >= 500;
+    if (!retryable || attempt >= 4) throw new Error(`file upload failed with HTTP ${response.status}`);
+    const retryAfter = Number(response.headers.get('retry-after'));
+    await new Promise((r) => setTimeout(r, (Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : attempt) * 1000));
+  }
+}

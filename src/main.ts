@@ -1,0 +1,55 @@
+// npm start: the Slack app when Slack credentials are configured; otherwise local mode on the embedded database.
+import { count } from 'drizzle-orm';
+import { createDb, type DbHandle } from '../db/client.js';
+import { loadDemoData } from '../db/demo-data.js';
+import { journeys } from '../db/schema.js';
+import { startSlackApp, type RunningApp } from './app.js';
+import { ConfigError, dbConfigFrom, loadConfig, type Config } from './config.js';
+import { startLocalServer } from './local-server.js';
+import { createLogger } from './logger.js';
+
+let config: Config;
+try {
+  config = loadConfig(process.env);
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`${err.message}\n`);
+  process.exit(1);
+}
+
+const log = createLogger(config.LOG_LEVEL);
+const now = () => new Date();
+const dbConfig = dbConfigFrom(config);
+let handle: DbHandle;
+try {
+  handle = await createDb(dbConfig, (msg) => log.warn(msg));
+} catch (err) {
+  log.error(`Cannot open the database (${dbConfig.kind === 'postgres' ? 'DATABASE_URL' : `PGLITE_DIR=${config.PGLITE_DIR}`})`, err);
+  process.exit(1);
+}
+const { db } = handle;
+
+let running: RunningApp;
+if (config.SLACK_BOT_TOKEN) {
+  running = await startSlackApp({ config, db, now, log });
+} else {
+  const [row] = await db.select({ n: count() }).from(journeys);
+  if (Number(row?.n ?? 0) === 0) {
+    log.info('The database is empty: loading demo data (five journeys, six weeks)…');
+    const summary = await loadDemoData(db, { now: now() });
+    log.info(`Demo data loaded: ${summary.accepted.toLocaleString('en-US')} events.`);
+  }
+  running = await startLocalServer({ config, db, now, log });
+}
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info(`${signal}: stopping`);
+  await running.stop().catch((err: unknown) => log.error('stopping the server failed', err));
+  await handle.close().catch((err: unknown) => log.error('closing the database failed', err));
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -1,0 +1,25 @@
+// Answers a /journey command without Slack, as readable text: what the app would post, and the CSV it would upload.
+import { answerJourneyCommand } from '../commands/journey-command.js';
+import type { CommandDeps } from '../commands/command-types.js';
+import { describeExport } from '../commands/export.js';
+import { renderMessageAsText } from '../reports/blocks/render-text.js';
+import { exportCsv } from '../reports/exports.js';
+
+export async function previewCommand(
+  deps: CommandDeps,
+  text: string,
+  options: { tz: string; userId?: string; channelId?: string; write: (chunk: string) => void | Promise<void> },
+): Promise<{ error?: unknown }> {
+  const asker = { userId: options.userId ?? 'U_PREVIEW', channelId: options.channelId ?? 'C_PREVIEW', tz: options.tz };
+  const { answer, error } = await answerJourneyCommand(deps, asker, text);
+  if (answer.kind === 'message') {
+    const visibility = answer.visibility === 'ephemeral' ? '(only visible to you)' : '(visible in the channel)';
+    await options.write(`${visibility}\n${renderMessageAsText(answer.message)}\n`);
+    return { error };
+  }
+  await options.write(
+    `(visible in the channel)\nExport: ${describeExport(answer.request)}\n${answer.rows} rows · ${answer.periodLabel} · time zone ${answer.tz}\n── thread: CSV file ──\n`,
+  );
+  for await (const chunk of exportCsv(deps.db, answer.request)) await options.write(chunk);
+  return { error };
+}

@@ -2,14 +2,13 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { stringify } from 'csv-stringify/sync';
 import { queryRows, type Db } from '../db/client.js';
-import { MESSAGE_STATUSES, type MessageStatus } from '../db/import/parse-event.js';
+import type { MessageStatus } from '../db/import/parse-event.js';
 import { cohortFilter } from './metrics.js';
 import type { JourneyInfo, JourneyReport, Period } from './report-types.js';
 
-export const EXPORT_KINDS = ['converted-users', 'conversion-events', 'entries', 'exits', 'step-users'] as const;
-export type ExportKind = (typeof EXPORT_KINDS)[number];
-export const STEP_USER_STATUSES = ['entered', ...MESSAGE_STATUSES] as const;
-export type StepUserStatus = (typeof STEP_USER_STATUSES)[number];
+import { EXPORT_KINDS, STEP_USER_STATUSES, type ExportKind, type StepUserStatus } from './export-kinds.js';
+
+export { EXPORT_KINDS, STEP_USER_STATUSES, type ExportKind, type StepUserStatus };
 
 export interface ExportRequest {
   journey: JourneyInfo;

@@ -170,11 +170,21 @@ export function normalisePlatform(platform: string | null | undefined): Platform
   return (PLATFORMS as readonly string[]).includes(lower) ? (lower as Platform) : 'other';
 }
 
-function describeIssues(error: z.ZodError): string {
+/** Whether the raw object has a value (even null) at a path: tells a missing field from a wrong one. */
+function isPresent(raw: unknown, path: readonly PropertyKey[]): boolean {
+  let at: unknown = raw;
+  for (const key of path) {
+    if (typeof at !== 'object' || at === null || !Object.hasOwn(at, key)) return false;
+    at = (at as Record<PropertyKey, unknown>)[key];
+  }
+  return at !== undefined;
+}
+
+function describeIssues(error: z.ZodError, raw: unknown): string {
   const issue = error.issues[0];
   if (!issue) return 'invalid event';
   const field = issue.path.length > 0 ? issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[') : '';
-  if (issue.code === 'invalid_type' && issue.input === undefined) return `missing field "${field}"`;
+  if (issue.code === 'invalid_type' && !isPresent(raw, issue.path)) return `missing field "${field}"`;
   if (issue.code === 'invalid_type') {
     return `field "${field}" must be ${issue.expected === 'string' ? 'a string' : issue.expected === 'number' ? 'a number' : issue.expected === 'boolean' ? 'true or false' : issue.expected === 'array' ? 'a list' : issue.expected === 'object' ? 'an object' : issue.expected}`;
   }
@@ -211,7 +221,7 @@ export function parseEventLine(line: string): ParseResult {
     return { ok: false, reason: `unknown type ${JSON.stringify(type).slice(0, 60)} (expected one of ${Object.keys(schemasByType).join(', ')})` };
   }
   const parsed = schemasByType[type as keyof typeof schemasByType].safeParse(raw);
-  if (!parsed.success) return { ok: false, reason: describeIssues(parsed.error) };
+  if (!parsed.success) return { ok: false, reason: describeIssues(parsed.error, raw) };
   const event = parsed.data;
   if (event.type === 'journey') {
     const problem = journeyGraphProblem(event);

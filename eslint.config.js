@@ -1,5 +1,6 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import globals from 'globals';
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'db/migrations/', '.data/', 'coverage/', 'tmp/'] },
@@ -10,4 +11,6 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
+  // The console page runs in the browser.
+  { files: ['src/console/**/*.js'], languageOptions: { globals: globals.browser } },
 );

@@ -35,6 +35,9 @@ export const envSchema = z.object({
   EXPORT_ALLOWED_CHANNELS: list.describe('Channel ids where exports may be posted (comma-separated). Empty: every channel.'),
   EXPORT_GZIP_BYTES: z.coerce.number().int().min(0).default(5 * 1024 * 1024).describe('CSV exports larger than this are uploaded gzipped.'),
   DEFAULT_TZ: z.string().default('UTC').describe('Time zone when a Slack user has none (IANA name).'),
+  CONSOLE_TOKEN: optionalText.describe(
+    'Token the local console page must send; required when HOST is not a loopback address.',
+  ),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('Log verbosity.'),
 });
 

@@ -1,17 +1,21 @@
-// Local mode (no Slack credentials): a loopback HTTP server that answers /journey commands as text.
+// Local mode (no Slack credentials): the console in the browser, plus a text preview, on loopback by default.
 import type { Server } from 'node:http';
 import express from 'express';
 import type { Db } from '../db/client.js';
 import type { RunningApp } from './app.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
+import { consoleAccess, consoleRouter } from './console-server.js';
 import { previewCommand } from './preview.js';
 
 export async function startLocalServer(options: { config: Config; db: Db; now: () => Date; log: Logger }): Promise<RunningApp> {
   const { config, db, now, log } = options;
   const host = config.HOST ?? '127.0.0.1';
+  const access = consoleAccess(host, config.CONSOLE_TOKEN);
+  if (!access.ok) throw new Error(access.reason);
   const deps = { db, now, campaignReportUrl: config.CAMPAIGN_REPORT_URL };
   const web = express();
+  let selfUrl = '';
   web.get('/healthz', (_req, res) => {
     res.json({ ok: true, mode: 'local' });
   });
@@ -24,19 +28,23 @@ export async function startLocalServer(options: { config: Config; db: Db; now: (
     if (error) log.error(`preview of "${command}" failed`, error);
     res.end();
   });
+  web.use(
+    consoleRouter({
+      deps: {
+        ...deps,
+        // Local mode has one person at the keyboard: every export is allowed (and still recorded).
+        policy: { allowedUsers: [], allowedChannels: [] },
+        gzipAbove: config.EXPORT_GZIP_BYTES,
+        log,
+        answerTimeoutMs: 20_000,
+      },
+      selfUrl: () => selfUrl,
+      defaultTz: config.DEFAULT_TZ,
+      token: config.CONSOLE_TOKEN,
+    }),
+  );
   web.get('/', (_req, res) => {
-    res.type('text/plain; charset=utf-8').send(
-      [
-        'Journey Analytics — local mode (no Slack credentials configured).',
-        '',
-        'See what /journey answers, as text:',
-        `  http://${host}:${config.PORT}/preview?command=list`,
-        `  http://${host}:${config.PORT}/preview?command=overview%20welcome`,
-        `  http://${host}:${config.PORT}/preview?command=steps%20welcome%2030d`,
-        '',
-        'Set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (see README) to run against Slack.',
-      ].join('\n'),
-    );
+    res.redirect('/console/');
   });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = web.listen(config.PORT, host, () => resolve(s));
@@ -44,6 +52,8 @@ export async function startLocalServer(options: { config: Config; db: Db; now: (
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
-  log.info(`Local mode: open http://${host}:${port}/ (answers of /journey as text; Ctrl+C stops)`);
+  selfUrl = `http://127.0.0.1:${port}`;
+  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  log.info(`Local console: http://${shown.includes(':') ? `[${shown}]` : shown}:${port}/console/ (Ctrl+C stops)`);
   return { port, stop: () => new Promise((resolve) => server.close(() => resolve())) };
 }

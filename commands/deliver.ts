@@ -2,11 +2,13 @@
 // their thread, exports as a post naming the export with the CSV uploaded into its thread.
 import type { RespondFn } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
+import { postDigest, PUBLIC_QUICKCHART_URL, type ChartSettings } from '../jobs/post-digest.js';
 import { buildErrorMessage, buildNoticeMessage } from '../reports/blocks/notice-blocks.js';
 import type { SlackMessage, SlackMessagePart } from '../reports/blocks/slack-message.js';
 import type { CommandAnswer, CommandDeps } from './command-types.js';
 import { describeExport } from './export.js';
-import { exportDenial, recordExport, type ExportPolicy } from './export-policy.js';
+import { exportDenial, exportRateDenial, recordExport, type ExportPolicy } from './export-policy.js';
+import { postMessageOnce } from './post-once.js';
 import { uploadExport } from './upload-export.js';
 
 export interface DeliveryDeps extends CommandDeps {
@@ -14,6 +16,10 @@ export interface DeliveryDeps extends CommandDeps {
   /** CSV files larger than this many bytes are uploaded gzipped. */
   gzipAbove: number;
   log: { error(message: string, err?: unknown): void; info(message: string): void };
+  /** How long one chat.postMessage attempt may take before it counts as failed (default 10 s). */
+  slackTimeoutMs?: number;
+  /** How digest charts are drawn (default: the public QuickChart service). */
+  charts?: ChartSettings;
 }
 
 export interface Delivery {
@@ -31,11 +37,10 @@ function slackError(err: unknown): string | undefined {
   return (err as { data?: { error?: string } } | null)?.data?.error;
 }
 
-async function postParts(client: WebClient, channel: string, message: SlackMessage): Promise<string> {
-  const posted = await client.chat.postMessage({ channel, text: message.text, blocks: message.blocks });
-  const ts = posted.ts!;
+async function postParts(client: WebClient, channel: string, message: SlackMessage, timeoutMs?: number): Promise<string> {
+  const ts = await postMessageOnce(client, { channel, text: message.text, blocks: message.blocks }, { timeoutMs });
   for (const part of message.thread) {
-    await client.chat.postMessage({ channel, thread_ts: ts, text: part.text, blocks: part.blocks });
+    await postMessageOnce(client, { channel, thread_ts: ts, text: part.text, blocks: part.blocks }, { timeoutMs });
   }
   return ts;
 }
@@ -52,7 +57,7 @@ export async function deliverAnswer(deps: DeliveryDeps, to: Delivery, answer: Co
     }
     // A thread needs the parent's ts, which only chat.postMessage returns.
     try {
-      await postParts(to.client, to.channelId, message);
+      await postParts(to.client, to.channelId, message, deps.slackTimeoutMs);
     } catch (err) {
       if (slackError(err) !== 'not_in_channel' && slackError(err) !== 'channel_not_found') throw err;
       await reply(to.respond, message, 'in_channel');
@@ -60,12 +65,33 @@ export async function deliverAnswer(deps: DeliveryDeps, to: Delivery, answer: Co
     }
     return;
   }
+  if (answer.kind === 'digest') {
+    await deliverDigest(deps, to, answer);
+    return;
+  }
   await deliverExport(deps, to, answer);
+}
+
+/** `digest now`: the same post a scheduled run makes, in the asker's channel, with no run to record. */
+async function deliverDigest(deps: DeliveryDeps, to: Delivery, answer: Extract<CommandAnswer, { kind: 'digest' }>): Promise<void> {
+  try {
+    await postDigest({
+      client: to.client,
+      channel: to.channelId,
+      digest: answer.digest,
+      origin: answer.origin,
+      charts: deps.charts ?? { renderer: 'quickchart', quickchartUrl: PUBLIC_QUICKCHART_URL },
+      campaignReportUrl: deps.campaignReportUrl ?? null,
+    });
+  } catch (err) {
+    if (slackError(err) !== 'not_in_channel' && slackError(err) !== 'channel_not_found') throw err;
+    await reply(to.respond, buildErrorMessage(NOT_IN_CHANNEL), 'ephemeral');
+  }
 }
 
 async function deliverExport(deps: DeliveryDeps, to: Delivery, answer: Extract<CommandAnswer, { kind: 'export' }>): Promise<void> {
   const { request, rows, periodLabel, tz } = answer;
-  const audit = (outcome: 'uploaded' | 'denied' | 'failed', count: number | null) =>
+  const audit = (outcome: 'uploaded' | 'denied' | 'rate-limited' | 'failed', count: number | null) =>
     recordExport(deps.db, {
       actor: to.userId,
       channel: to.channelId,
@@ -79,7 +105,15 @@ async function deliverExport(deps: DeliveryDeps, to: Delivery, answer: Extract<C
   const denial = exportDenial(deps.policy, to.userId, to.channelId);
   if (denial) {
     await audit('denied', null);
+    deps.log.info(`export refused: ${to.userId} may not export in ${to.channelId}`);
     await reply(to.respond, buildErrorMessage(denial), 'ephemeral');
+    return;
+  }
+  const limited = await exportRateDenial(deps.db, deps.policy, to.userId, deps.now());
+  if (limited) {
+    await audit('rate-limited', null);
+    deps.log.info(`export refused: ${to.userId} reached the hourly export limit`);
+    await reply(to.respond, buildErrorMessage(limited), 'ephemeral');
     return;
   }
   const what = describeExport(request);
@@ -87,15 +121,14 @@ async function deliverExport(deps: DeliveryDeps, to: Delivery, answer: Extract<C
   let threadTs = to.threadTs;
   try {
     if (!threadTs) {
-      const posted = await to.client.chat.postMessage({
+      threadTs = await postMessageOnce(to.client, {
         channel: to.channelId,
         text: `Export: ${what}, ${rowText}, ${periodLabel}`,
         blocks: [
           { type: 'section', text: { type: 'mrkdwn', text: `:page_facing_up: *Export:* ${what}` } },
           { type: 'context', elements: [{ type: 'mrkdwn', text: `${rowText} · ${periodLabel} · time zone ${tz} · asked by <@${to.userId}> · the CSV is in the thread` }] },
         ],
-      });
-      threadTs = posted.ts!;
+      }, { timeoutMs: deps.slackTimeoutMs });
     }
     const uploaded = await uploadExport({
       db: deps.db,

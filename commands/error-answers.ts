@@ -3,6 +3,7 @@ import { buildErrorMessage } from '../reports/blocks/notice-blocks.js';
 import { ExportRequestError } from '../reports/exports.js';
 import { AmbiguousJourneyError, UnknownJourneyError, UnknownStepError } from '../reports/journey-lookup.js';
 import { PeriodError } from '../reports/periods.js';
+import { ScheduleError } from '../reports/schedules.js';
 import { CommandUsageError, type CommandAnswer } from './command-types.js';
 import { CommandSyntaxError } from './parse-command.js';
 
@@ -37,6 +38,7 @@ export function answerForError(err: unknown): { answer: CommandAnswer; expected:
     err instanceof AmbiguousJourneyError ||
     err instanceof UnknownStepError ||
     err instanceof PeriodError ||
+    err instanceof ScheduleError ||
     err instanceof ExportRequestError
   ) {
     return ephemeral(err.message, true);

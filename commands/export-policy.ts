@@ -1,4 +1,5 @@
 // Who may export personal data (External IDs) and where; every export, allowed or denied, is recorded.
+import { and, asc, eq, gt } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { exportAudit } from '../db/schema.js';
 
@@ -7,6 +8,8 @@ export interface ExportPolicy {
   allowedUsers: readonly string[];
   /** Channel ids exports may be posted in; empty = every channel. */
   allowedChannels: readonly string[];
+  /** Exports one user may make in any hour; 0 or absent = no limit. */
+  perUserPerHour?: number;
 }
 
 /** The reason an export is refused, worded for the asker, or null when it is allowed. */
@@ -27,10 +30,31 @@ export interface ExportAuditEntry {
   exportKind: string;
   detail: string | null;
   rows: number | null;
-  outcome: 'uploaded' | 'denied' | 'empty' | 'failed' | 'previewed';
+  outcome: 'uploaded' | 'denied' | 'rate-limited' | 'empty' | 'failed' | 'previewed';
   at: Date;
 }
 
 export async function recordExport(db: Db, entry: ExportAuditEntry): Promise<void> {
   await db.insert(exportAudit).values(entry);
+}
+
+const HOUR_MS = 60 * 60 * 1000;
+
+/**
+ * The reason an export is refused because its asker made too many in the last hour, or null. Counted from the
+ * audit table, so the limit holds across restarts and across several copies of the app.
+ */
+export async function exportRateDenial(db: Db, policy: ExportPolicy, userId: string, now: Date): Promise<string | null> {
+  const limit = policy.perUserPerHour ?? 0;
+  if (limit <= 0) return null;
+  const recent = await db
+    .select({ at: exportAudit.at })
+    .from(exportAudit)
+    .where(and(eq(exportAudit.actor, userId), eq(exportAudit.outcome, 'uploaded'), gt(exportAudit.at, new Date(now.getTime() - HOUR_MS))))
+    .orderBy(asc(exportAudit.at))
+    .limit(limit);
+  const oldest = recent[0];
+  if (recent.length < limit || !oldest) return null;
+  const minutes = Math.max(1, Math.ceil((oldest.at.getTime() + HOUR_MS - now.getTime()) / 60_000));
+  return `You have made ${limit} ${limit === 1 ? 'export' : 'exports'} in the last hour, the most one person may make (exports hold External IDs). Try again in ${minutes} ${minutes === 1 ? 'minute' : 'minutes'}.`;
 }

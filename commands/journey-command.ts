@@ -1,7 +1,7 @@
 // Reads the text after /journey and answers it: one entry point for Slack, the CLI preview and the local console.
 import { buildHelpMessage } from '../reports/blocks/help-blocks.js';
-import { buildNoticeMessage } from '../reports/blocks/notice-blocks.js';
 import { CommandUsageError, type Asker, type CommandAnswer, type CommandDeps } from './command-types.js';
+import { digestCommand } from './digest.js';
 import { answerForError } from './error-answers.js';
 import { exportCommand } from './export.js';
 import { listCommand } from './list.js';
@@ -9,8 +9,9 @@ import { overviewCommand } from './overview.js';
 import { tokenize } from './parse-command.js';
 import { stepCommand } from './step.js';
 import { stepsCommand } from './steps.js';
+import { thresholdsCommand } from './thresholds.js';
 
-export const SUBCOMMANDS = ['help', 'list', 'overview', 'steps', 'step', 'export', 'digest'] as const;
+export const SUBCOMMANDS = ['help', 'list', 'overview', 'steps', 'step', 'export', 'digest', 'thresholds'] as const;
 
 export async function dispatchJourneyCommand(deps: CommandDeps, asker: Asker, text: string): Promise<CommandAnswer> {
   const [sub, ...args] = tokenize(text);
@@ -29,11 +30,9 @@ export async function dispatchJourneyCommand(deps: CommandDeps, asker: Asker, te
     case 'export':
       return exportCommand(deps, asker, args);
     case 'digest':
-      return {
-        kind: 'message',
-        visibility: 'ephemeral',
-        message: buildNoticeMessage('Scheduled digests are not available in this version yet. Use `/journey overview` or `/journey steps` meanwhile.'),
-      };
+      return digestCommand(deps, asker, args);
+    case 'thresholds':
+      return thresholdsCommand(deps, asker, args);
     default:
       throw new CommandUsageError(
         `"${(sub ?? '').slice(0, 40)}" is not a /journey command. Try one of ${SUBCOMMANDS.map((s) => `\`${s}\``).join(', ')}, or \`/journey help\`.`,

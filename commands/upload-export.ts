@@ -70,20 +70,33 @@ export async function uploadExport(options: {
   }
 }
 
-/** Streams the file to Slack's upload URL, waiting out rate limits (429 + Retry-After) a few times. */
-async function postFile(url: string, file: string, bytes: number): Promise<void> {
+/**
+ * Streams the file to Slack's upload URL, waiting out rate limits (429 + Retry-After), server errors, timeouts
+ * and dropped connections a few times. Repeating is safe: the URL holds one file, and a second body replaces
+ * the first; the file is shared only by files.completeUploadExternal.
+ */
+async function postFile(url: string, file: string, bytes: number, timeoutMs = 60_000): Promise<void> {
   for (let attempt = 1; ; attempt++) {
-    const response = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/octet-stream', 'content-length': String(bytes) },
-      body: Readable.toWeb(createReadStream(file)) as ReadableStream,
-      duplex: 'half',
-    } as RequestInit);
-    await response.arrayBuffer().catch(() => undefined);
-    if (response.ok) return;
-    const retryable = response.status === 429 || response.status >= 500;
-    if (!retryable || attempt >= 4) throw new Error(`file upload failed with HTTP ${response.status}`);
-    const retryAfter = Number(response.headers.get('retry-after'));
+    let status: number;
+    let retryAfter = Number.NaN;
+    try {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(bytes) },
+        body: Readable.toWeb(createReadStream(file)) as ReadableStream,
+        duplex: 'half',
+        signal: AbortSignal.timeout(timeoutMs),
+      } as RequestInit);
+      await response.arrayBuffer().catch(() => undefined);
+      if (response.ok) return;
+      status = response.status;
+      retryAfter = Number(response.headers.get('retry-after'));
+    } catch (err) {
+      if (attempt >= 4) throw new Error('file upload failed: Slack did not answer', { cause: err });
+      status = 0;
+    }
+    const retryable = status === 0 || status === 429 || status >= 500;
+    if (!retryable || attempt >= 4) throw new Error(`file upload failed with HTTP ${status}`);
     await new Promise((r) => setTimeout(r, (Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : attempt) * 1000));
   }
 }

@@ -1,5 +1,5 @@
 // Opens the database (a Postgres server, or embedded PGlite in a folder or in memory) and migrates it.
-import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
@@ -25,6 +25,8 @@ export interface DbHandle {
   db: Db;
   kind: DbConfig['kind'];
   close(): Promise<void>;
+  /** Embedded database in a folder: tells a refused second process where the running app takes files. */
+  noteIngestUrl?(url: string): void;
 }
 
 const migrationsFolder = fileURLToPath(new URL('./migrations', import.meta.url));
@@ -36,7 +38,9 @@ export async function createDb(config: DbConfig, notice: (msg: string) => void =
 }
 
 async function openPostgres(url: string, poolSize: number): Promise<DbHandle> {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // A server that is down or unreachable fails a query within seconds (an answer "try again shortly")
+  // instead of leaving it waiting; keepAlive notices a connection dropped by the network.
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000, keepAlive: true });
   // An idle client losing its server must not crash the process; the next query reconnects.
   pool.on('error', () => {});
   const db = drizzlePg(pool, { schema }) as unknown as Db;
@@ -55,10 +59,10 @@ async function openPglite(dir: string | undefined, notice: (msg: string) => void
   let lock: DirLock | undefined;
   if (dir !== undefined) {
     const abs = path.resolve(dir);
-    lock = acquireDirLock(abs);
+    lock = acquireDirLock(abs, notice);
     try {
       moveAsideHalfInitialised(abs, notice);
-      mkdirSync(abs, { recursive: true });
+      await initialiseAtomically(abs);
     } catch (err) {
       lock.release();
       throw err;
@@ -72,6 +76,7 @@ async function openPglite(dir: string | undefined, notice: (msg: string) => void
     return {
       db: orm as unknown as Db,
       kind: 'pglite',
+      ...(lock ? { noteIngestUrl: (url: string) => lock.note({ ingest_url: url }) } : {}),
       close: async () => {
         try {
           await client.close();
@@ -86,12 +91,32 @@ async function openPglite(dir: string | undefined, notice: (msg: string) => void
   }
 }
 
-/** A first start killed during initdb leaves a folder without PG_VERSION that aborts every later start. */
+/**
+ * PGlite writes a new database folder file by file (PG_VERSION among the first), so a first start killed
+ * meanwhile would leave a folder that aborts every later start. It is built beside its place and renamed in:
+ * the folder exists whole or not at all. A leftover of a killed build is removed (the lock is held).
+ */
+async function initialiseAtomically(dir: string): Promise<void> {
+  if (existsSync(dir) && readdirSync(dir).length > 0) return;
+  const building = `${dir}.initialising`;
+  rmSync(building, { recursive: true, force: true });
+  mkdirSync(path.dirname(dir), { recursive: true });
+  const client = new PGlite(building);
+  await client.waitReady;
+  await client.close();
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(building, dir);
+}
+
+/** A folder left half-written by an older start (no PG_VERSION or pg_control) aborts every later start. */
 function moveAsideHalfInitialised(dir: string, notice: (msg: string) => void): void {
-  if (!existsSync(dir) || readdirSync(dir).length === 0 || existsSync(path.join(dir, 'PG_VERSION'))) return;
+  if (!existsSync(dir) || readdirSync(dir).length === 0) return;
+  // Both are written only once initdb has run: a folder with files but without either was cut off before that.
+  const missing = ['PG_VERSION', 'global/pg_control'].filter((f) => !existsSync(path.join(dir, f)));
+  if (missing.length === 0) return;
   const aside = `${dir}.incomplete-${Date.now()}`;
   renameSync(dir, aside);
-  notice(`The database folder ${dir} was never fully initialised (no PG_VERSION); moved it to ${aside} and starting fresh.`);
+  notice(`The database folder ${dir} was never fully initialised (no ${missing.join(', no ')}); moved it to ${aside} and starting fresh.`);
 }
 
 /** Runs raw SQL and returns its rows, whichever driver is underneath. */

@@ -1,5 +1,6 @@
-// The metrics engine: the overview and step metrics of METRICS.md for a journey and cohort, aggregated in SQL
-// over the raw events and the per-entry state derived at import. Every surface reads its numbers from here.
+// The metrics engine: the overview and step metrics of METRICS.md for a journey and cohort, summed from the exact
+// per-day and per-hour rollups kept at import, plus the raw rows of any part of the period that is not whole hours.
+// Every surface reads its numbers from here; reports/naive-metrics.ts computes the same from raw events only.
 import { asc, eq, sql, type SQL } from 'drizzle-orm';
 import { queryRows, toCount, type Db } from '../db/client.js';
 import { PLATFORMS, type Platform } from '../db/import/parse-event.js';
@@ -29,55 +30,171 @@ export async function loadJourney(db: Db, journeyId: string): Promise<JourneyInf
 
 /** The cohort condition of METRICS.md on a column holding the entry's entered_at. */
 export function cohortFilter(column: SQL, period: Period): SQL {
-  const parts: SQL[] = [sql`true`];
-  if (period.from) parts.push(sql`${column} >= ${period.from.toISOString()}::timestamptz`);
-  if (period.to) parts.push(sql`${column} < ${period.to.toISOString()}::timestamptz`);
-  return sql.join(parts, sql` and `);
+  return rangeFilter(column, period.from?.getTime() ?? null, period.to?.getTime() ?? null);
 }
 
 export function periodJson(period: Period): JourneyReport['period'] {
   return { from: period.from?.toISOString() ?? null, to: period.to?.toISOString() ?? null };
 }
 
-export async function computeReport(db: Db, journey: JourneyInfo, period: Period): Promise<JourneyReport> {
-  const j = journey.journeyId;
-  const inCohort = cohortFilter(sql`entered_at`, period);
-  const [entryRow] = await queryRows<Record<string, unknown>>(
-    db,
-    sql`select count(*) as total_entries,
-               count(distinct user_id) as entry_users,
-               count(*) filter (where exited_at is not null and conversion_count = 0) as total_exits,
-               count(*) filter (where exited_at is not null and conversion_count = 0 and last_step_id is null) as exits_before_first_step,
-               coalesce(sum(conversion_count), 0) as conversion_events
-        from entries where journey_id = ${j} and ${inCohort}`,
-  );
-  const [convertedRow] = await queryRows<{ n: unknown }>(
-    db,
-    sql`select count(*) as n from first_conversions where journey_id = ${j} and ${inCohort}`,
-  );
-  const stepEntryRows = await queryRows<{ step_id: string; entry_count: unknown; entry_users: unknown }>(
-    db,
-    sql`select step_id, count(*) as entry_count, count(distinct user_id) as entry_users
-        from step_entries where journey_id = ${j} and ${inCohort} group by step_id`,
-  );
-  const messageRows = await queryRows<{ step_id: string; status: string; platform: Platform | null; n: unknown }>(
-    db,
-    sql`select step_id, status, platform, count(*) as n
-        from messages where journey_id = ${j} and ${inCohort} group by step_id, status, platform`,
-  );
-  const outcomeRows = await queryRows<{ step_id: string; outcome: string; n: unknown }>(
-    db,
-    sql`select step_id, outcome, count(*) as n
-        from step_outcomes where journey_id = ${j} and ${inCohort} group by step_id, outcome order by outcome collate "C"`,
-  );
-  const exitRows = await queryRows<{ step_id: string; n: unknown }>(
-    db,
-    sql`select last_step_id as step_id, count(*) as n
-        from entries where journey_id = ${j} and ${inCohort}
-          and exited_at is not null and conversion_count = 0 and last_step_id is not null
-        group by last_step_id`,
-  );
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
 
+/** [from, to) in epoch ms; null is unbounded. */
+export interface Range {
+  from: number | null;
+  to: number | null;
+}
+
+/** Where each part of a period is read: whole UTC days and whole hours from rollups, the rest from raw rows. */
+export interface PeriodParts {
+  days: Range | null;
+  hours: Range[];
+  raw: Range[];
+}
+
+/**
+ * Splits a period into whole days, whole hours at its edges and the raw rest (at most two pieces shorter than an
+ * hour, only when a bound is not on the hour, as with a time zone like +05:30 or a typed time).
+ */
+export function splitPeriod(period: Period): PeriodParts {
+  const from = period.from?.getTime() ?? -Infinity;
+  const to = period.to?.getTime() ?? Infinity;
+  const range = (a: number, b: number): Range => ({ from: Number.isFinite(a) ? a : null, to: Number.isFinite(b) ? b : null });
+  const ceil = (ms: number, unit: number) => (Number.isFinite(ms) ? Math.ceil(ms / unit) * unit : ms);
+  const floor = (ms: number, unit: number) => (Number.isFinite(ms) ? Math.floor(ms / unit) * unit : ms);
+  const fromHour = ceil(from, HOUR_MS);
+  const toHour = floor(to, HOUR_MS);
+  if (!(fromHour < toHour)) return { days: null, hours: [], raw: [range(from, to)] };
+  const raw: Range[] = [];
+  if (from < fromHour) raw.push(range(from, fromHour));
+  if (toHour < to) raw.push(range(toHour, to));
+  const fromDay = ceil(fromHour, DAY_MS);
+  const toDay = floor(toHour, DAY_MS);
+  if (!(fromDay < toDay)) return { days: null, hours: [range(fromHour, toHour)], raw };
+  const hours: Range[] = [];
+  if (fromHour < fromDay) hours.push(range(fromHour, fromDay));
+  if (toDay < toHour) hours.push(range(toDay, toHour));
+  return { days: range(fromDay, toDay), hours, raw };
+}
+
+function rangeFilter(column: SQL, from: number | null, to: number | null): SQL {
+  const parts: SQL[] = [sql`true`];
+  if (from !== null) parts.push(sql`${column} >= ${new Date(from).toISOString()}::timestamptz`);
+  if (to !== null) parts.push(sql`${column} < ${new Date(to).toISOString()}::timestamptz`);
+  return sql.join(parts, sql` and `);
+}
+
+/**
+ * One branch per part of the period: `rollup(grain, bucketFilter)` reads a rollup table, `rawRows(cohortFilter)`
+ * the raw table; the branches are combined with union all and summed by the caller.
+ */
+function branches(parts: PeriodParts, rollup: (grain: 'day' | 'hour', filter: SQL) => SQL, rawRows: (filter: SQL) => SQL): SQL {
+  const out: SQL[] = [];
+  if (parts.days) out.push(rollup('day', rangeFilter(sql`bucket`, parts.days.from, parts.days.to)));
+  for (const h of parts.hours) out.push(rollup('hour', rangeFilter(sql`bucket`, h.from, h.to)));
+  for (const r of parts.raw) out.push(rawRows(rangeFilter(sql`entered_at`, r.from, r.to)));
+  return sql.join(out, sql` union all `);
+}
+
+/** Rows counted in a period whose same-user previous row lies before the period: each adds one distinct user. */
+function earlierUsers(period: Period): SQL | null {
+  return period.from === null ? null : sql`prev_entered_at is not null and prev_entered_at < ${period.from.toISOString()}::timestamptz`;
+}
+
+export interface EntryTotals {
+  last_step_id: string;
+  entries: unknown;
+  users: unknown;
+  conversion_events: unknown;
+  converted_users: unknown;
+  exits: unknown;
+}
+
+export interface MetricRows {
+  /** Per last step ('' = none): entries, distinct users, attributed conversions, converted users, exits. */
+  entries: EntryTotals[];
+  stepEntries: Array<{ step_id: string; entry_count: unknown; entry_users: unknown }>;
+  messages: Array<{ step_id: string; status: string; platform: string | null; n: unknown }>;
+  /** In byte order of the outcome. */
+  outcomes: Array<{ step_id: string; outcome: string; n: unknown }>;
+}
+
+async function fastRows(db: Db, journeyId: string, period: Period): Promise<MetricRows> {
+  const j = journeyId;
+  const parts = splitPeriod(period);
+  const earlier = earlierUsers(period);
+  const cohort = cohortFilter(sql`entered_at`, period);
+  // Distinct users are a sum too: the rows with no previous row of their user (prev_entered_at is null), plus,
+  // for a period, the rows whose previous row lies before it (partial indexes on prev_entered_at is not null).
+  const entryBranches = branches(
+    parts,
+    (grain, filter) => sql`select last_step_id, entries, first_entries as users, conversion_events, converted_users, exits
+      from entry_rollups where journey_id = ${j} and grain = ${grain} and ${filter}`,
+    (filter) => sql`select coalesce(last_step_id, ''), 1, (prev_entered_at is null)::int, conversion_count,
+      first_conversion::int, (exited_at is not null and conversion_count = 0)::int
+      from entries where journey_id = ${j} and ${filter}`,
+  );
+  const entryEarlier = earlier
+    ? sql` union all select '', 0, 1, 0, 0, 0 from entries where journey_id = ${j} and ${cohort} and ${earlier}`
+    : sql``;
+  const stepBranches = branches(
+    parts,
+    (grain, filter) => sql`select step_id, entries, first_users as users from step_entry_rollups where journey_id = ${j} and grain = ${grain} and ${filter}`,
+    (filter) => sql`select step_id, 1, (prev_entered_at is null)::int from step_entries where journey_id = ${j} and ${filter}`,
+  );
+  const stepEarlier = earlier
+    ? sql` union all select step_id, 0, 1 from step_entries where journey_id = ${j} and ${cohort} and ${earlier}`
+    : sql``;
+  const messageBranches = branches(
+    parts,
+    (grain, filter) => sql`select step_id, status, platform, count from message_rollups where journey_id = ${j} and grain = ${grain} and ${filter}`,
+    (filter) => sql`select step_id, status, coalesce(platform, ''), 1 from messages where journey_id = ${j} and ${filter}`,
+  );
+  const outcomeBranches = branches(
+    parts,
+    (grain, filter) => sql`select step_id, outcome, count from outcome_rollups where journey_id = ${j} and grain = ${grain} and ${filter}`,
+    (filter) => sql`select step_id, outcome, 1 from step_outcomes where journey_id = ${j} and ${filter}`,
+  );
+  // Independent queries: on a Postgres pool they run side by side on separate connections.
+  const [entryRows, stepEntryRows, messageRows, outcomeRows] = await Promise.all([
+    queryRows<EntryTotals>(
+      db,
+      sql`select last_step_id, sum(entries) as entries, sum(users) as users, sum(conversion_events) as conversion_events,
+                 sum(converted_users) as converted_users, sum(exits) as exits
+          from (${entryBranches}${entryEarlier}) x(last_step_id, entries, users, conversion_events, converted_users, exits)
+          group by last_step_id`,
+    ),
+    queryRows<{ step_id: string; entry_count: unknown; entry_users: unknown }>(
+      db,
+      sql`select step_id, sum(entries) as entry_count, sum(users) as entry_users
+          from (${stepBranches}${stepEarlier}) x(step_id, entries, users) group by step_id`,
+    ),
+    queryRows<{ step_id: string; status: string; platform: string; n: unknown }>(
+      db,
+      sql`select step_id, status, platform, sum(n) as n from (${messageBranches}) x(step_id, status, platform, n)
+          group by step_id, status, platform`,
+    ),
+    queryRows<{ step_id: string; outcome: string; n: unknown }>(
+      db,
+      sql`select step_id, outcome, sum(n) as n from (${outcomeBranches}) x(step_id, outcome, n)
+          group by step_id, outcome order by outcome collate "C"`,
+    ),
+  ]);
+  return {
+    entries: entryRows,
+    stepEntries: stepEntryRows,
+    messages: messageRows.map((r) => ({ ...r, platform: r.platform === '' ? null : r.platform })),
+    outcomes: outcomeRows,
+  };
+}
+
+export async function computeReport(db: Db, journey: JourneyInfo, period: Period): Promise<JourneyReport> {
+  return assembleReport(journey, period, await fastRows(db, journey.journeyId, period));
+}
+
+/** Turns the aggregated rows into the report JSON of METRICS.md (shared with the naive baseline). */
+export function assembleReport(journey: JourneyInfo, period: Period, rows: MetricRows): JourneyReport {
   const stepReports = new Map<string, StepReport>(
     journey.steps.map((s) => [
       s.stepId,
@@ -97,14 +214,14 @@ export async function computeReport(db: Db, journey: JourneyInfo, period: Period
       },
     ]),
   );
-  for (const r of stepEntryRows) {
+  for (const r of rows.stepEntries) {
     const step = stepReports.get(r.step_id);
     if (!step) continue;
     step.entry_count = toCount(r.entry_count);
     step.entry_users = toCount(r.entry_users);
   }
   let messagesSent = 0;
-  for (const r of messageRows) {
+  for (const r of rows.messages) {
     const n = toCount(r.n);
     if (r.status === 'sent') messagesSent += n;
     const step = stepReports.get(r.step_id);
@@ -112,35 +229,50 @@ export async function computeReport(db: Db, journey: JourneyInfo, period: Period
     const status = r.status as 'sent' | 'failed' | 'shown' | 'clicked';
     step[status] += n;
     if (r.platform !== null) {
-      const counts = (step.platforms[r.platform] ??= { sent: 0, failed: 0, clicked: 0 });
+      const counts = (step.platforms[r.platform as Platform] ??= { sent: 0, failed: 0, clicked: 0 });
       if (status !== 'shown') counts[status] += n;
     }
   }
   for (const step of stepReports.values()) step.platforms = orderPlatforms(step.platforms);
-  for (const r of outcomeRows) {
+  for (const r of rows.outcomes) {
+    const n = toCount(r.n);
     const step = stepReports.get(r.step_id);
-    if (step) step.outcomes[r.outcome] = toCount(r.n);
+    if (step && n > 0) step.outcomes[r.outcome] = n;
   }
-  for (const r of exitRows) {
-    const step = stepReports.get(r.step_id);
-    if (step) step.exits = toCount(r.n);
+  let totalEntries = 0;
+  let entryUsers = 0;
+  let conversionEvents = 0;
+  let converted = 0;
+  let totalExits = 0;
+  let exitsBeforeFirstStep = 0;
+  for (const r of rows.entries) {
+    totalEntries += toCount(r.entries);
+    entryUsers += toCount(r.users);
+    conversionEvents += toCount(r.conversion_events);
+    converted += toCount(r.converted_users);
+    const exits = toCount(r.exits);
+    totalExits += exits;
+    if (r.last_step_id === '') exitsBeforeFirstStep += exits;
+    else {
+      const step = stepReports.get(r.last_step_id);
+      if (step) step.exits += exits;
+    }
   }
 
   const hasConversion = journey.conversionEvent !== null;
-  const entryUsers = toCount(entryRow?.entry_users);
-  const convertedUsers = hasConversion ? toCount(convertedRow?.n) : null;
+  const convertedUsers = hasConversion ? converted : null;
   return {
     journey: { journey_id: journey.journeyId, name: journey.name },
     period: periodJson(period),
     overview: {
       messages_sent: messagesSent,
-      total_entries: toCount(entryRow?.total_entries),
+      total_entries: totalEntries,
       entry_users: entryUsers,
       converted_users: convertedUsers,
-      conversion_events: hasConversion ? toCount(entryRow?.conversion_events) : null,
+      conversion_events: hasConversion ? conversionEvents : null,
       conversion_rate: convertedUsers === null || entryUsers === 0 ? null : (convertedUsers / entryUsers) * 100,
-      total_exits: toCount(entryRow?.total_exits),
-      exits_before_first_step: toCount(entryRow?.exits_before_first_step),
+      total_exits: totalExits,
+      exits_before_first_step: exitsBeforeFirstStep,
     },
     steps: [...stepReports.values()],
   };

@@ -5,6 +5,9 @@ import type { Period } from './report-types.js';
 export const PERIOD_WORDS = ['today', 'yesterday', '7d', '30d', 'this-month', 'last-month'] as const;
 export const PERIOD_HELP = `${PERIOD_WORDS.join(', ')}, or a date range like 2026-11-01..2026-11-07 (inclusive)`;
 
+const MIN_YEAR = 1970;
+const MAX_YEAR = 2999;
+
 export class PeriodError extends Error {
   override name = 'PeriodError';
 }
@@ -53,6 +56,10 @@ export function parsePeriod(text: string, tz: string, now: Date): Period {
     const end = DateTime.fromISO(range[2]!, { zone: tz });
     if (!start.isValid) throw new PeriodError(`"${range[1]}" is not a real date`);
     if (!end.isValid) throw new PeriodError(`"${range[2]}" is not a real date`);
+    // Year 0 and five-digit years have no ISO form the database reads: keep well inside both ends.
+    if (start.year < MIN_YEAR || end.year > MAX_YEAR) {
+      throw new PeriodError(`"${text}" is outside the dates the app answers for: ${MIN_YEAR}-01-01 to ${MAX_YEAR}-12-31`);
+    }
     if (end < start) throw new PeriodError(`"${text}" ends before it starts: put the earlier date first`);
     return span(start, end.plus({ days: 1 }));
   }

@@ -6,7 +6,11 @@ import { register } from '../commands/index.js';
 import { createTimeZoneLookup } from '../commands/user-time-zone.js';
 import type { Db } from '../db/client.js';
 import type { Config } from './config.js';
-import type { Logger } from './logger.js';
+import { chartSettingsFrom, startDigestScheduler } from './digest-scheduler.js';
+import { createInFlight, type InFlight } from './in-flight.js';
+import { boltLogger, type Logger } from './logger.js';
+import { opsRoutes } from './ops-routes.js';
+import { installSlackGuard } from './slack-guard.js';
 
 
 export interface SlackAppOptions {
@@ -14,6 +18,8 @@ export interface SlackAppOptions {
   db: Db;
   now: () => Date;
   log: Logger;
+  /** Work the app has started and a stop waits for; one is made when not given. */
+  inFlight?: InFlight;
 }
 
 export interface RunningApp {
@@ -30,47 +36,88 @@ function healthRoutes(router: express.Router): void {
 
 export async function startSlackApp(options: SlackAppOptions): Promise<RunningApp> {
   const { config, db, now, log } = options;
+  const inFlight = options.inFlight ?? createInFlight();
   // Bolt's LogLevel values are these same four words.
   const boltLogLevel = config.LOG_LEVEL as LogLevel;
-  const clientOptions = config.SLACK_API_URL ? { slackApiUrl: config.SLACK_API_URL } : {};
+  const logger = boltLogger(log, config.LOG_LEVEL);
+  const clientOptions = {
+    ...(config.SLACK_API_URL ? { slackApiUrl: config.SLACK_API_URL } : {}),
+    // 429s are waited out as Retry-After says; 5xx answers, network errors and calls Slack does not answer in
+    // time are retried a few times with growing pauses instead of the default half hour. Posts go through
+    // postMessageOnce, which never repeats a post Slack may already have made.
+    retryConfig: { retries: 4, factor: 2, minTimeout: 500, maxTimeout: 8000, randomize: true },
+    timeout: config.SLACK_API_TIMEOUT_MS,
+  };
+  const ops = { db, log, inFlight, ingestToken: config.INGEST_TOKEN, ingestMaxBytes: config.INGEST_MAX_BYTES };
+  const guard = { teamId: config.SLACK_TEAM_ID, appId: config.SLACK_APP_ID };
   const host = config.HOST ?? '0.0.0.0';
   const deps = {
     db,
     now,
     campaignReportUrl: config.CAMPAIGN_REPORT_URL,
-    policy: { allowedUsers: config.EXPORT_ALLOWED_USERS, allowedChannels: config.EXPORT_ALLOWED_CHANNELS },
+    policy: { allowedUsers: config.EXPORT_ALLOWED_USERS, allowedChannels: config.EXPORT_ALLOWED_CHANNELS, perUserPerHour: config.EXPORT_RATE_LIMIT },
     gzipAbove: config.EXPORT_GZIP_BYTES,
     log,
     userTimeZone: createTimeZoneLookup({ defaultTz: config.DEFAULT_TZ, ttlMs: 60 * 60 * 1000, now }),
     answerTimeoutMs: 20_000,
+    slackTimeoutMs: config.SLACK_API_TIMEOUT_MS,
+    charts: chartSettingsFrom(config),
   };
 
   if (config.SLACK_APP_TOKEN) {
-    const app = new App({ token: config.SLACK_BOT_TOKEN, appToken: config.SLACK_APP_TOKEN, socketMode: true, logLevel: boltLogLevel, clientOptions });
+    const app = new App({ token: config.SLACK_BOT_TOKEN, appToken: config.SLACK_APP_TOKEN, socketMode: true, logger, logLevel: boltLogLevel, clientOptions });
+    installSlackGuard(app, guard, inFlight, log);
     register(app, deps);
     app.error(async (err) => log.error('unhandled Slack listener error', err));
     await app.start();
     const web = express();
     const router = express.Router();
     healthRoutes(router);
+    opsRoutes(router, ops);
     web.use(router);
     const server = await listen(web, config.PORT, host);
     log.info(`Socket Mode connected; health check on http://${host}:${portOf(server)}/healthz`);
-    return { port: portOf(server), stop: async () => { await app.stop(); await close(server); } };
+    const stop = async () => {
+      await app.stop();
+      await close(server);
+      await inFlight.drain();
+    };
+    return withDigestScheduler({ port: portOf(server), stop }, options);
   }
 
   const receiver = new ExpressReceiver({
     signingSecret: config.SLACK_SIGNING_SECRET!,
     endpoints: '/slack/events',
+    logger,
     logLevel: boltLogLevel,
   });
   healthRoutes(receiver.router);
-  const app = new App({ token: config.SLACK_BOT_TOKEN, receiver, logLevel: boltLogLevel, clientOptions });
+  opsRoutes(receiver.router, ops);
+  const app = new App({ token: config.SLACK_BOT_TOKEN, receiver, logger, logLevel: boltLogLevel, clientOptions });
+  installSlackGuard(app, guard, inFlight, log);
   register(app, deps);
   app.error(async (err) => log.error('unhandled Slack listener error', err));
   const server = (await receiver.start({ port: config.PORT, host })) as Server;
   log.info(`Slack app listening on http://${host}:${portOf(server)}/slack/events`);
-  return { port: portOf(server), stop: () => receiver.stop() };
+  const stop = async () => {
+    // Closing the server refuses new requests and waits for open ones (an ingest); then the answers still running.
+    await receiver.stop();
+    await inFlight.drain();
+  };
+  return withDigestScheduler({ port: portOf(server), stop }, options);
+}
+
+/** Runs the digest scheduler beside the app (unless DIGEST_SCHEDULER=off) and stops it first when the app stops. */
+function withDigestScheduler(running: RunningApp, options: SlackAppOptions): RunningApp {
+  if (options.config.DIGEST_SCHEDULER === 'off') return running;
+  const scheduler = startDigestScheduler(options);
+  return {
+    port: running.port,
+    stop: async () => {
+      await scheduler.stop();
+      await running.stop();
+    },
+  };
 }
 
 function portOf(server: Server): number {

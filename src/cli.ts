@@ -23,7 +23,11 @@ import { computeReport, loadJourney } from '../reports/metrics.js';
 import { renderReportTable } from '../reports/report-table.js';
 import type { Period } from '../reports/report-types.js';
 import { isValidTimeZone } from '../reports/periods.js';
+import { ScheduleError } from '../reports/schedules.js';
 import { ConfigError, dbConfigFrom, loadConfig } from './config.js';
+import { DIGEST_USAGE, DigestCliUsageError, digestCli } from './digest-cli.js';
+import { importSummaryJson, type ImportSummaryJson } from './import-summary.js';
+import { IngestRequestError, sendToIngest } from './ingest-client.js';
 import { previewCommand } from './preview.js';
 
 export interface CliIo {
@@ -43,6 +47,9 @@ Commands:
   import FILE [--json] [--rejects OUT.ndjson] [--strict] [--batch-size N]
       Import NDJSON events (FILE "-" reads standard input). Bad lines are reported and skipped
       (--strict: nothing is imported if any line is bad).
+  import FILE --url http://127.0.0.1:3000/ingest [--token T] [--json] [--strict]
+      Send the file to a running app's POST /ingest instead of opening the database (while \`npm start\`
+      holds the embedded one). The token: --token, or the INGEST_TOKEN variable.
   report <journey> [--from ISO] [--to ISO] [--json]
       Overview and step metrics, all time or for entries entered in [from, to).
   export <journey> <${EXPORT_KINDS.join('|')}> [--step S] [--status ${STEP_USER_STATUSES.join('|')}]
@@ -54,6 +61,7 @@ Commands:
       Generate a realistic demo data set (several journeys, six weeks) into the database.
   slash "<text>" [--tz ZONE]
       Print what \`/journey <text>\` would answer in Slack (blocks as text), without Slack.
+${DIGEST_USAGE}
 
 <journey> is a journey id or name (case-insensitive; a unique prefix is enough).
 ISO times: 2026-11-01T00:00:00Z, or a date (2026-11-01 = midnight UTC).
@@ -109,6 +117,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return await demoCommand(rest, io, openDb);
       case 'slash':
         return await slashCommand(rest, io, openDb);
+      case 'digest':
+        return await digestCli(rest, io, openDb);
       case undefined:
       case 'help':
       case '--help':
@@ -119,7 +129,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         throw new UsageError(`unknown command "${command}"`);
     }
   } catch (err) {
-    if (err instanceof UsageError) {
+    if (err instanceof UsageError || err instanceof DigestCliUsageError) {
       write(io.stderr, `${err.message}\n\n${USAGE}`);
       return 2;
     }
@@ -128,7 +138,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       err instanceof AmbiguousJourneyError ||
       err instanceof ExportRequestError ||
       err instanceof ConfigError ||
-      err instanceof DatabaseLockedError
+      err instanceof DatabaseLockedError ||
+      err instanceof IngestRequestError ||
+      err instanceof ScheduleError
     ) {
       write(io.stderr, err.message);
       return 1;
@@ -148,6 +160,8 @@ async function importCommand(args: string[], io: CliIo, openDb: OpenDb): Promise
     rejects: { type: 'string' },
     strict: { type: 'boolean' },
     'batch-size': { type: 'string' },
+    url: { type: 'string' },
+    token: { type: 'string' },
   });
   if (values.help) return write(io.stdout, USAGE), 0;
   const [file, extra] = positionals;
@@ -158,7 +172,24 @@ async function importCommand(args: string[], io: CliIo, openDb: OpenDb): Promise
   if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize < 1)) {
     throw new UsageError('--batch-size must be a whole number of at least 1');
   }
-  const db = await openDb();
+  if (values.url !== undefined) return importOverHttp(file, values, io);
+  if (values.token !== undefined) throw new UsageError('--token goes with --url');
+  let db: DbHandle['db'];
+  try {
+    db = await openDb();
+  } catch (err) {
+    if (!(err instanceof DatabaseLockedError)) throw err;
+    write(
+      io.stderr,
+      err.holderIngestUrl
+        ? `${err.message}\nIt is the app and takes files over HTTP: send this one to it instead:\n` +
+            `  npm run cli -- import ${file} --url ${err.holderIngestUrl} --token "$INGEST_TOKEN"`
+        : `${err.message}\nIf that process is the app (npm start), start it with INGEST_TOKEN set and send the file to it:\n` +
+            `  npm run cli -- import ${file} --url http://127.0.0.1:<PORT>/ingest --token "$INGEST_TOKEN"\n` +
+            'Otherwise wait for that process to finish, or stop it.',
+    );
+    return 1;
+  }
   // Rejected lines go to a temporary file renamed into place at the end: a killed import leaves no half file.
   let rejectsOut: WriteStream | undefined;
   const rejectsTemp = values.rejects ? `${values.rejects}.partial` : undefined;
@@ -188,27 +219,47 @@ async function importCommand(args: string[], io: CliIo, openDb: OpenDb): Promise
   }
   if (io.interactive && progressShown) io.stderr.write('\n');
   if (values.json) {
-    write(io.stdout, JSON.stringify(summaryJson(summary, Date.now() - startedAt)));
+    write(io.stdout, JSON.stringify(importSummaryJson(summary, Date.now() - startedAt)));
   } else {
     write(io.stdout, humanSummary(summary, values.rejects, Date.now() - startedAt));
   }
   return summary.status === 'refused' ? 1 : 0;
 }
 
-function summaryJson(s: ImportSummary, ms: number) {
+async function importOverHttp(
+  file: string,
+  values: { url?: string; token?: string; json?: boolean; strict?: boolean; rejects?: string; 'batch-size'?: string },
+  io: CliIo,
+): Promise<number> {
+  const url = values.url!;
+  if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) throw new UsageError(`--url: "${url}" is not an http(s) URL`);
+  if (values.rejects !== undefined) {
+    throw new UsageError('--rejects needs the database: with --url the answer lists the first 100 rejected lines (line number, reason)');
+  }
+  if (values['batch-size'] !== undefined) throw new UsageError('--batch-size goes with a local import, not --url');
+  const token = values.token ?? loadConfig(io.env).INGEST_TOKEN;
+  if (token === undefined) throw new UsageError('--url needs the app\'s ingest token: --token T, or set INGEST_TOKEN');
+  const startedAt = Date.now();
+  const answer = await sendToIngest({ file, url, token, strict: values.strict ?? false });
+  if (values.json) write(io.stdout, JSON.stringify(answer));
+  else write(io.stdout, humanSummary(summaryFromJson(answer), null, Date.now() - startedAt));
+  return answer.status === 'refused' ? 1 : 0;
+}
+
+function summaryFromJson(json: ImportSummaryJson): ImportSummary {
   return {
-    import_id: s.importId,
-    status: s.status,
-    lines: s.lines,
-    seconds: Math.round(ms) / 1000,
-    rejections: s.rejections.slice(0, 100),
-    accepted: s.accepted,
-    duplicates: s.duplicates,
-    rejected: s.rejected,
+    importId: json.import_id,
+    status: json.status,
+    lines: json.lines,
+    accepted: json.accepted,
+    duplicates: json.duplicates,
+    rejected: json.rejected,
+    rejections: json.rejections,
   };
 }
 
-function humanSummary(s: ImportSummary, rejectsFile: string | undefined, ms: number): string {
+/** rejectsFile null: the import ran in the app (--url), where no rejects file can be written. */
+function humanSummary(s: ImportSummary, rejectsFile: string | undefined | null, ms: number): string {
   const n = (x: number) => x.toLocaleString('en-US');
   const lines: string[] = [];
   if (s.status === 'refused') {
@@ -222,9 +273,11 @@ function humanSummary(s: ImportSummary, rejectsFile: string | undefined, ms: num
   if (s.rejected > 20) lines.push(`  … and ${n(s.rejected - 20)} more rejected line(s)`);
   if (s.rejected > 0) {
     lines.push(
-      rejectsFile
-        ? `Rejected lines were written to ${rejectsFile}: fix them and import that file again.`
-        : 'Add --rejects FILE to write the rejected lines to a file you can fix and import again.',
+      rejectsFile === null
+        ? 'Fix the rejected lines in the file and send it again (accepted lines are skipped as duplicates); --json lists the first 100.'
+        : rejectsFile
+          ? `Rejected lines were written to ${rejectsFile}: fix them and import that file again.`
+          : 'Add --rejects FILE to write the rejected lines to a file you can fix and import again.',
     );
   }
   return lines.join('\n');

@@ -34,6 +34,27 @@ export const envSchema = z.object({
   EXPORT_ALLOWED_USERS: list.describe('Slack user ids allowed to export (comma-separated). Empty: everyone.'),
   EXPORT_ALLOWED_CHANNELS: list.describe('Channel ids where exports may be posted (comma-separated). Empty: every channel.'),
   EXPORT_GZIP_BYTES: z.coerce.number().int().min(0).default(5 * 1024 * 1024).describe('CSV exports larger than this are uploaded gzipped.'),
+  EXPORT_RATE_LIMIT: z.coerce.number().int().min(0).default(10).describe('Exports one Slack user may make per hour (0: no limit).'),
+  SLACK_API_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000).describe('How long one Slack Web API call may take before it is retried.'),
+  SLACK_TEAM_ID: optionalText.describe('Workspace id (T…): requests from any other workspace are refused. Unset: not checked.'),
+  SLACK_APP_ID: optionalText.describe('App id (A…): requests meant for any other app are refused. Unset: not checked.'),
+  INGEST_TOKEN: optionalText
+    .refine((v) => v === undefined || v.length >= 16, 'must be at least 16 characters (a random secret)')
+    .describe('Bearer token of POST /ingest. Unset: the endpoint does not exist.'),
+  INGEST_MAX_BYTES: z.coerce.number().int().min(1).default(20 * 1024 * 1024).describe('Largest POST /ingest body, before and after gzip decompression.'),
+  CHART_RENDERER: z
+    .enum(['quickchart', 'local'])
+    .default('quickchart')
+    .describe('Digest charts: "quickchart" links an image on QUICKCHART_URL; "local" draws a PNG in the app and uploads it to Slack (no data leaves your network).'),
+  QUICKCHART_URL: z
+    .string()
+    .default('https://quickchart.io')
+    .refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), 'must be an http(s) URL (a QuickChart service)')
+    .describe('QuickChart service that draws digest charts (the public one, or a self-hosted one).'),
+  DIGEST_SCHEDULER: z
+    .enum(['on', 'off'])
+    .default('on')
+    .describe('"on": the Slack app posts due digests every minute; "off": leave it to `npm run cli -- digest run-due` from an external scheduler.'),
   DEFAULT_TZ: z.string().default('UTC').describe('Time zone when a Slack user has none (IANA name).'),
   CONSOLE_TOKEN: optionalText.describe(
     'Token the local console page must send; required when HOST is not a loopback address.',

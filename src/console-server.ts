@@ -65,8 +65,11 @@ class ConsoleChannel {
     return true;
   }
 
-  /** files.completeUploadExternal: the file appears in the thread, with the comment as its message. */
-  completeUpload(ids: string[], threadTs: string | null, comment: string): void {
+  /**
+   * files.completeUploadExternal: with a channel the file appears (in the thread when one is named) with the
+   * comment as its message; without one it is only stored, as Slack keeps a private upload for image blocks.
+   */
+  completeUpload(ids: string[], channelId: string | null, threadTs: string | null, comment: string): void {
     const attached: ConsoleFile[] = [];
     for (const id of ids) {
       const pending = this.pendingUploads.get(id);
@@ -83,6 +86,7 @@ class ConsoleChannel {
         preview: isCsv ? pending.data.toString('utf8').split('\n').slice(0, 21).join('\n') : null,
       });
     }
+    if (channelId === null) return;
     const message = this.add({ from: 'app', ephemeral: false, text: comment, blocks: [], threadTs });
     message.files = attached;
   }
@@ -168,6 +172,7 @@ export function consoleRouter(options: ConsoleOptions): express.Router {
         const files = (field(body, 'files') as Array<{ id: string }> | undefined) ?? [];
         channel.completeUpload(
           files.map((f) => f.id),
+          typeof body.channel_id === 'string' ? body.channel_id : null,
           typeof body.thread_ts === 'string' ? body.thread_ts : null,
           String(body.initial_comment ?? ''),
         );

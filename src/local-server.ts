@@ -6,10 +6,13 @@ import type { RunningApp } from './app.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { consoleAccess, consoleRouter } from './console-server.js';
+import { createInFlight, type InFlight } from './in-flight.js';
+import { opsRoutes } from './ops-routes.js';
 import { previewCommand } from './preview.js';
 
-export async function startLocalServer(options: { config: Config; db: Db; now: () => Date; log: Logger }): Promise<RunningApp> {
+export async function startLocalServer(options: { config: Config; db: Db; now: () => Date; log: Logger; inFlight?: InFlight }): Promise<RunningApp> {
   const { config, db, now, log } = options;
+  const inFlight = options.inFlight ?? createInFlight();
   const host = config.HOST ?? '127.0.0.1';
   const access = consoleAccess(host, config.CONSOLE_TOKEN);
   if (!access.ok) throw new Error(access.reason);
@@ -19,6 +22,9 @@ export async function startLocalServer(options: { config: Config; db: Db; now: (
   web.get('/healthz', (_req, res) => {
     res.json({ ok: true, mode: 'local' });
   });
+  const ops = express.Router();
+  opsRoutes(ops, { db, log, inFlight, ingestToken: config.INGEST_TOKEN, ingestMaxBytes: config.INGEST_MAX_BYTES });
+  web.use(ops);
   // GET /preview?command=overview%20welcome&tz=Europe/Istanbul — the answer the app would post, as text.
   web.get('/preview', async (req, res) => {
     const command = typeof req.query.command === 'string' ? req.query.command : 'help';
@@ -37,6 +43,8 @@ export async function startLocalServer(options: { config: Config; db: Db; now: (
         gzipAbove: config.EXPORT_GZIP_BYTES,
         log,
         answerTimeoutMs: 20_000,
+        // The console makes no request off this machine: digest charts are drawn in-process.
+        charts: { renderer: 'local', quickchartUrl: config.QUICKCHART_URL },
       },
       selfUrl: () => selfUrl,
       defaultTz: config.DEFAULT_TZ,
@@ -55,5 +63,10 @@ export async function startLocalServer(options: { config: Config; db: Db; now: (
   selfUrl = `http://127.0.0.1:${port}`;
   const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   log.info(`Local console: http://${shown.includes(':') ? `[${shown}]` : shown}:${port}/console/ (Ctrl+C stops)`);
-  return { port, stop: () => new Promise((resolve) => server.close(() => resolve())) };
+  const stop = async () => {
+    // Refuses new connections and waits for open requests (an ingest), then for work they started.
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await inFlight.drain();
+  };
+  return { port, stop };
 }

@@ -6,7 +6,7 @@ import { journeys } from '../db/schema.js';
 import { startSlackApp, type RunningApp } from './app.js';
 import { ConfigError, dbConfigFrom, loadConfig, type Config } from './config.js';
 import { startLocalServer } from './local-server.js';
-import { createLogger } from './logger.js';
+import { createLogger, secretsOf } from './logger.js';
 
 let config: Config;
 try {
@@ -17,7 +17,7 @@ try {
   process.exit(1);
 }
 
-const log = createLogger(config.LOG_LEVEL);
+const log = createLogger(config.LOG_LEVEL, undefined, { secrets: secretsOf(config) });
 const now = () => new Date();
 const dbConfig = dbConfigFrom(config);
 let handle: DbHandle;
@@ -41,14 +41,20 @@ if (config.SLACK_BOT_TOKEN) {
   }
   running = await startLocalServer({ config, db, now, log });
 }
+if (config.INGEST_TOKEN) {
+  // The same machine is the only one that can share the folder: name the loopback address for it.
+  const host = config.HOST === undefined || config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
+  handle.noteIngestUrl?.(`http://${host.includes(':') ? `[${host}]` : host}:${running.port}/ingest`);
+}
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
-  log.info(`${signal}: stopping`);
+  log.info(`${signal}: stopping — no new requests; commands, imports and digest posts under way finish first`);
   await running.stop().catch((err: unknown) => log.error('stopping the server failed', err));
   await handle.close().catch((err: unknown) => log.error('closing the database failed', err));
+  log.info('stopped: the database is closed');
   process.exit(0);
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -8,19 +8,9 @@ import { createInterface } from 'node:readline';
 import { eq, sql } from 'drizzle-orm';
 import { arrayParam, queryRows, toCount, type Db } from '../client.js';
 import { imports, journeys, steps } from '../schema.js';
-import { recomputeAttribution, recomputeLastSteps } from './derived-state.js';
-import {
-  parseEventLine,
-  type ConversionEvent,
-  type EntryEvent,
-  type ImportEvent,
-  type JourneyDef,
-  type JourneyEntryEvent,
-  type JourneyExitEvent,
-  type MessageEvent,
-  type StepEntryEvent,
-  type StepOutcomeEvent,
-} from './parse-event.js';
+import { recomputeJourney } from './derived-state.js';
+import { parseEventLine, type EntryEvent, type ImportEvent, type JourneyDef, type JourneyEntryEvent } from './parse-event.js';
+import { emptyWrites, writeBatch, type BatchWrites, type KnownEntry } from './write-batch.js';
 
 export interface Rejection {
   line: number;
@@ -32,7 +22,7 @@ export interface ImportOptions {
   source: string;
   /** Import nothing at all if any line is bad. */
   strict?: boolean;
-  /** Lines per transaction. */
+  /** Lines per transaction (default 20,000). */
   batchSize?: number;
   /** Called for every rejected line with the line unchanged, so it can be fixed and imported again. */
   onRejected?: (rawLine: string, rejection: Rejection) => void | Promise<void>;
@@ -52,6 +42,7 @@ export interface ImportSummary extends ImportProgress {
   importId: number;
   /** completed, or refused when strict mode found a bad line and wrote nothing. */
   status: 'completed' | 'refused';
+  /** In line order. */
   rejections: Rejection[];
 }
 
@@ -69,14 +60,6 @@ interface Line {
 
 interface PendingEvent extends Line {
   event: Exclude<ImportEvent, JourneyDef>;
-}
-
-/** An entry as the batch sees it: stored already, or accepted earlier in this batch. */
-interface KnownEntry {
-  externalId: string | null;
-  userId: number | null;
-  enteredAtMs: number;
-  exited: boolean;
 }
 
 class StrictRefusal extends Error {}
@@ -105,7 +88,7 @@ export async function importEvents(db: Db, lines: AsyncIterable<string>, options
           .update(imports)
           .set({ status: 'refused', finishedAt: new Date(), accepted: 0, duplicates: 0, rejected: run.progress.rejected })
           .where(eq(imports.id, importId));
-        return { importId, status: 'refused', ...run.progress, accepted: 0, duplicates: 0, rejections: run.rejections };
+        return { importId, status: 'refused', ...run.progress, accepted: 0, duplicates: 0, rejections: run.sortedRejections() };
       }
     } else {
       await run.execute(db, lines, (fn) => db.transaction((tx) => fn(tx as unknown as Db)));
@@ -114,7 +97,7 @@ export async function importEvents(db: Db, lines: AsyncIterable<string>, options
       .update(imports)
       .set({ status: 'completed', finishedAt: new Date(), ...run.counters() })
       .where(eq(imports.id, importId));
-    return { importId, status: 'completed', ...run.progress, rejections: run.rejections };
+    return { importId, status: 'completed', ...run.progress, rejections: run.sortedRejections() };
   } catch (err) {
     await db
       .update(imports)
@@ -131,16 +114,22 @@ type InTransaction = (fn: (tx: Db) => Promise<void>) => Promise<void>;
 
 class ImportRun {
   readonly progress: ImportProgress = { lines: 0, accepted: 0, duplicates: 0, rejected: 0 };
-  readonly rejections: Rejection[] = [];
+  private readonly rejections: Rejection[] = [];
   private journeys = new Map<string, JourneyInfo>();
   private batch: PendingEvent[] = [];
   private readonly batchSize: number;
+  /** The batch being written while the next one is parsed (the database and this process work side by side). */
+  private inflight: Promise<void> | null = null;
   private spoolDir: string | undefined;
   private spoolCount = 0;
-  // Deferral: a line whose journey or entry is not known yet waits for a later pass. Once one line of a
-  // journey, an entry or an event_id waits, every later line of it waits too, so the earlier line still wins.
+  private pass = 0;
+  // Deferral: a line whose journey or entry is not known yet waits for a later pass. Once a line waits, the later
+  // lines it competes with wait too (the same event_id; lines of the same journey; another exit or event of the
+  // same entry; another entry line with the same entry_id or, without re-entry, the same user), so the earlier
+  // line still wins. An entry line never waits for the events that wait for it.
   private deferredJourneys = new Set<string>();
   private deferredEntries = new Set<string>();
+  private deferredEntryLines = new Set<string>();
   private deferredEventIds = new Set<string>();
   private spool: WriteStream | undefined;
   private deferredThisPass = 0;
@@ -150,12 +139,18 @@ class ImportRun {
     private readonly importId: number,
     private readonly options: ImportOptions,
   ) {
-    this.batchSize = options.batchSize ?? 5000;
+    // 20,000 lines a transaction: per-statement costs (planning the batch statements, commit) fall below per-row
+    // costs, and a batch still holds only a few MB.
+    this.batchSize = options.batchSize ?? 20_000;
   }
 
   counters() {
     const { accepted, duplicates, rejected } = this.progress;
     return { accepted, duplicates, rejected };
+  }
+
+  sortedRejections(): Rejection[] {
+    return [...this.rejections].sort((a, b) => a.line - b.line);
   }
 
   cleanup(): void {
@@ -164,30 +159,38 @@ class ImportRun {
   }
 
   async execute(db: Db, lines: AsyncIterable<string>, inTx: InTransaction): Promise<void> {
-    await this.loadJourneys(db);
-    let source: AsyncIterable<Line> = numbered(lines);
-    for (let pass = 1; ; pass++) {
-      this.startPass(pass);
-      let read = 0;
-      for await (const line of source) {
-        read++;
-        await this.take(line, inTx);
+    try {
+      await this.loadJourneys(db);
+      let source: AsyncIterable<Line> = numbered(lines);
+      for (;;) {
+        this.startPass();
+        let read = 0;
+        for await (const line of source) {
+          read++;
+          await this.take(line, inTx);
+        }
+        await this.flush(inTx);
+        await this.settle();
+        const spooled = await this.endPass();
+        if (spooled === undefined) return;
+        // A pass in which every line waited again makes no progress: the next one rejects what is unresolved.
+        this.finalPass = this.deferredThisPass === read;
+        source = readSpool(spooled);
       }
-      await this.flush(inTx);
-      const spooled = await this.endPass();
-      if (spooled === undefined) return;
-      // A pass in which every line waited again makes no progress: the next one rejects what is unresolved.
-      this.finalPass = this.deferredThisPass === read;
-      source = readSpool(spooled);
+    } finally {
+      // Never leave a batch transaction running behind an error: the caller records the import as failed.
+      await this.inflight?.catch(() => {});
     }
   }
 
-  private startPass(pass: number): void {
+  private startPass(): void {
+    this.pass++;
     this.deferredJourneys.clear();
     this.deferredEntries.clear();
+    this.deferredEntryLines.clear();
     this.deferredEventIds.clear();
     this.deferredThisPass = 0;
-    if (pass > 1) this.spoolCount++;
+    if (this.pass > 1) this.spoolCount++;
   }
 
   /** Closes this pass's spool; returns its path when lines wait for another pass. */
@@ -202,7 +205,8 @@ class ImportRun {
 
   private async take(line: Line, inTx: InTransaction): Promise<void> {
     if (line.raw.trim() === '') return;
-    this.progress.lines++;
+    // Lines read again from the spool were counted in the first pass.
+    if (this.pass === 1) this.progress.lines++;
     const parsed = parseEventLine(line.raw);
     if (!parsed.ok) {
       this.progress.rejected++;
@@ -210,6 +214,7 @@ class ImportRun {
     }
     if (parsed.event.type === 'journey') {
       await this.flush(inTx);
+      await this.settle();
       let reason: string | null = null;
       await inTx(async (tx) => {
         reason = await this.applyJourney(tx, parsed.event as JourneyDef);
@@ -234,8 +239,6 @@ class ImportRun {
 
   private async defer(item: PendingEvent): Promise<void> {
     this.deferredThisPass++;
-    if (!('event_id' in item.event)) return;
-    this.deferredEventIds.add(item.event.event_id);
     if (!this.spool) {
       this.spoolDir ??= mkdtempSync(path.join(tmpdir(), 'journey-import-'));
       this.spool = createWriteStream(path.join(this.spoolDir, `pass-${this.spoolCount + 1}.ndjson`));
@@ -269,13 +272,14 @@ class ImportRun {
     if (existing) {
       const removed = [...existing.steps].filter((s) => !newSteps.has(s));
       if (removed.length > 0) {
+        // The day rollups hold a row for every step with stored events (counts only grow), so no event table is scanned.
         const used = await queryRows<{ step_id: string }>(
           tx,
           sql`select distinct step_id from (
-                select step_id from step_entries where journey_id = ${def.journey_id} and step_id = any(${arrayParam(removed)}::text[])
-                union all select step_id from messages where journey_id = ${def.journey_id} and step_id = any(${arrayParam(removed)}::text[])
-                union all select step_id from step_outcomes where journey_id = ${def.journey_id} and step_id = any(${arrayParam(removed)}::text[])
-              ) s order by step_id`,
+                select step_id from step_entry_rollups where journey_id = ${def.journey_id} and grain = 'day' and entries > 0
+                union all select step_id from message_rollups where journey_id = ${def.journey_id} and grain = 'day' and count > 0
+                union all select step_id from outcome_rollups where journey_id = ${def.journey_id} and grain = 'day' and count > 0
+              ) s where step_id = any(${arrayParam(removed)}::text[]) order by step_id`,
         );
         if (used.length > 0) {
           const names = used.map((u) => `"${u.step_id}"`).join(', ');
@@ -325,7 +329,7 @@ class ImportRun {
       existing &&
       (existing.conversionEvent !== def.conversion_event || existing.windowHours !== def.attribution_window_hours)
     ) {
-      await recomputeAttribution(tx, { journeyId: def.journey_id });
+      await recomputeJourney(tx, def.journey_id);
     }
     this.journeys.set(def.journey_id, {
       steps: newSteps,
@@ -336,16 +340,36 @@ class ImportRun {
     return null;
   }
 
+  /** Starts writing the pending batch once the previous one is written; does not wait for it. */
   private async flush(inTx: InTransaction): Promise<void> {
     if (this.batch.length === 0) return;
+    await this.settle();
     const batch = this.batch;
     this.batch = [];
+    const writing = this.writeInTransaction(batch, inTx);
+    // Observed by settle(); without this an error would count as unhandled until then.
+    writing.catch(() => {});
+    this.inflight = writing;
+  }
+
+  /** Waits for the batch being written; rethrows its error. */
+  private async settle(): Promise<void> {
+    const writing = this.inflight;
+    this.inflight = null;
+    if (writing) await writing;
+  }
+
+  private async writeInTransaction(batch: PendingEvent[], inTx: InTransaction): Promise<void> {
     const rejected: Array<[Line, string]> = [];
     const deferred: PendingEvent[] = [];
     await inTx(async (tx) => {
-      await tx.execute(sql`select pg_advisory_xact_lock(${IMPORT_LOCK_KEY})`);
-      const writes = await this.resolveBatch(tx, batch, rejected, deferred);
-      await writeBatch(tx, writes, this.importId);
+      // JIT compiles for ~100 ms once a statement's estimate crosses jit_above_cost, which batch statements do
+      // when the statistics lag a growing table; each statement here runs for milliseconds, so never JIT.
+      await tx.execute(sql`select pg_advisory_xact_lock(${IMPORT_LOCK_KEY}), set_config('jit', 'off', true)`);
+      const claimed = await claimEventIds(tx, batch, this.importId);
+      const writes = await this.resolveBatch(tx, batch, claimed, rejected, deferred);
+      await releaseEventIds(tx, claimed, writes.eventIds);
+      await writeBatch(tx, writes);
       await this.saveProgress(tx);
     });
     // The callbacks run after the commit: a rejects file never names a line the database still might take.
@@ -357,6 +381,7 @@ class ImportRun {
   private async resolveBatch(
     tx: Db,
     batch: PendingEvent[],
+    claimed: Set<string>,
     rejected: Array<[Line, string]>,
     deferred: PendingEvent[],
   ): Promise<BatchWrites> {
@@ -384,7 +409,7 @@ class ImportRun {
         wait(item, `event_id "${ev.event_id}" waited for an earlier line that could not be resolved`);
         continue;
       }
-      if (seen.has(ev.event_id) || lookups.storedEventIds.has(ev.event_id)) {
+      if (seen.has(ev.event_id) || !claimed.has(ev.event_id)) {
         this.progress.duplicates++;
         continue;
       }
@@ -401,7 +426,9 @@ class ImportRun {
       }
       if (ev.type === 'journey_entry') {
         const key = entryKey(ev.journey_id, ev.entry_id);
-        if (waiting(this.deferredEntries, key)) {
+        const userKey = entryKey(ev.journey_id, ev.external_id);
+        if (waiting(this.deferredEntryLines, key) || (!journey.reentry && waiting(this.deferredEntryLines, userKey))) {
+          this.deferredEntryLines.add(key).add(userKey);
           wait(item, `entry "${ev.entry_id}" waited for an earlier line that could not be resolved`);
           continue;
         }
@@ -409,7 +436,6 @@ class ImportRun {
           reject(item, `entry_id "${ev.entry_id}" already exists in journey "${ev.journey_id}" (entry_id is unique within a journey)`);
           continue;
         }
-        const userKey = entryKey(ev.journey_id, ev.external_id);
         if (!journey.reentry && (usersInJourney.has(userKey) || lookups.usersInJourney.has(userKey))) {
           reject(item, `re-entry not allowed: journey "${ev.journey_id}" does not allow re-entry and user "${ev.external_id}" has already entered it`);
           continue;
@@ -451,25 +477,6 @@ class ImportRun {
   }
 }
 
-interface EntryBound<T> {
-  event: T;
-  entry: KnownEntry;
-}
-
-interface BatchWrites {
-  eventIds: string[];
-  entries: JourneyEntryEvent[];
-  stepEntries: EntryBound<StepEntryEvent>[];
-  messages: EntryBound<MessageEvent>[];
-  outcomes: EntryBound<StepOutcomeEvent>[];
-  exits: JourneyExitEvent[];
-  conversions: ConversionEvent[];
-}
-
-function emptyWrites(): BatchWrites {
-  return { eventIds: [], entries: [], stepEntries: [], messages: [], outcomes: [], exits: [], conversions: [] };
-}
-
 function accept(writes: BatchWrites, seen: Set<string>, ev: PendingEvent['event'], entry?: KnownEntry): void {
   seen.add(ev.event_id);
   writes.eventIds.push(ev.event_id);
@@ -481,7 +488,7 @@ function accept(writes: BatchWrites, seen: Set<string>, ev: PendingEvent['event'
       writes.entries.push(ev);
       return;
     case 'journey_exit':
-      writes.exits.push(ev);
+      writes.exits.push({ event: ev, entry: entry! });
       return;
     case 'step_entry':
       writes.stepEntries.push({ event: ev, entry: entry! });
@@ -495,19 +502,36 @@ function accept(writes: BatchWrites, seen: Set<string>, ev: PendingEvent['event'
   }
 }
 
+/**
+ * Claims the batch's event_ids in the ledger in one statement: the ids it inserts were not stored before (the
+ * rest are duplicates). Ids of lines the batch then does not accept are released again before it commits.
+ */
+async function claimEventIds(tx: Db, batch: PendingEvent[], importId: number): Promise<Set<string>> {
+  const ids = [...new Set(batch.map((b) => b.event.event_id))];
+  const rows = await queryRows<{ event_id: string }>(
+    tx,
+    sql`insert into event_ids (event_id, import_id)
+        select id, ${importId} from unnest(${arrayParam(ids)}::text[]) as t(id)
+        on conflict (event_id) do nothing
+        returning event_id`,
+  );
+  return new Set(rows.map((r) => r.event_id));
+}
+
+async function releaseEventIds(tx: Db, claimed: Set<string>, accepted: string[]): Promise<void> {
+  for (const id of accepted) claimed.delete(id);
+  if (claimed.size === 0) return;
+  await tx.execute(sql`delete from event_ids where event_id = any(${arrayParam([...claimed])}::text[])`);
+}
+
 interface BatchLookups {
-  storedEventIds: Set<string>;
   entries: Map<string, KnownEntry>;
   /** journey ⊕ external_id of users who already have an entry in a journey without re-entry. */
   usersInJourney: Set<string>;
 }
 
+/** What the batch refers to that is stored already: entries by key, and users of journeys without re-entry. */
 async function lookUpBatch(tx: Db, batch: PendingEvent[], known: Map<string, JourneyInfo>): Promise<BatchLookups> {
-  const ids = batch.map((b) => b.event.event_id);
-  const stored = await queryRows<{ event_id: string }>(
-    tx,
-    sql`select event_id from event_ids where event_id = any(${arrayParam(ids)}::text[])`,
-  );
   const entryEvents = batch
     .map((b) => b.event)
     .filter((e): e is EntryEvent | JourneyEntryEvent => e.type !== 'conversion');
@@ -519,9 +543,8 @@ async function lookUpBatch(tx: Db, batch: PendingEvent[], known: Map<string, Jou
           tx,
           sql`select e.journey_id, e.entry_id, e.user_id,
                      (extract(epoch from e.entered_at) * 1000)::bigint as entered_ms, e.exited_at is not null as exited
-              from entries e
-              join unnest(${arrayParam(keys.map((k) => k[0]))}::text[], ${arrayParam(keys.map((k) => k[1]))}::text[]) as t(journey_id, entry_id)
-                on e.journey_id = t.journey_id and e.entry_id = t.entry_id`,
+              from unnest(${arrayParam(keys.map((k) => k[0]))}::text[], ${arrayParam(keys.map((k) => k[1]))}::text[]) as t(journey_id, entry_id)
+              cross join lateral (select * from entries e where e.journey_id = t.journey_id and e.entry_id = t.entry_id offset 0) e`,
         );
   const noReentry = uniqueBy(
     batch
@@ -534,13 +557,12 @@ async function lookUpBatch(tx: Db, batch: PendingEvent[], known: Map<string, Jou
       ? []
       : await queryRows<{ journey_id: string; external_id: string }>(
           tx,
-          sql`select distinct t.journey_id, t.external_id
+          sql`select t.journey_id, t.external_id
               from unnest(${arrayParam(noReentry.map((k) => k[0]))}::text[], ${arrayParam(noReentry.map((k) => k[1]))}::text[]) as t(journey_id, external_id)
               join users u on u.external_id = t.external_id
-              join entries e on e.user_id = u.id and e.journey_id = t.journey_id`,
+              where exists (select 1 from entries e where e.user_id = u.id and e.journey_id = t.journey_id)`,
         );
   return {
-    storedEventIds: new Set(stored.map((r) => r.event_id)),
     entries: new Map(
       entryRows.map((r) => [
         entryKey(r.journey_id, r.entry_id),
@@ -557,125 +579,6 @@ function uniqueBy(pairs: ReadonlyArray<readonly [string, string]>): Array<readon
   return [...seen.values()];
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
-
-async function writeBatch(tx: Db, w: BatchWrites, importId: number): Promise<void> {
-  if (w.eventIds.length === 0) return;
-  const externalIds = [...new Set([...w.entries.map((e) => e.external_id), ...w.conversions.map((c) => c.external_id)])];
-  const userIds = await upsertUsers(tx, externalIds);
-  const userOf = (entry: KnownEntry) => entry.userId ?? userIds.get(entry.externalId!)!;
-
-  await tx.execute(sql`
-    insert into event_ids (event_id, import_id)
-    select id, ${importId} from unnest(${arrayParam(w.eventIds)}::text[]) as t(id)
-    on conflict do nothing`);
-  if (w.entries.length > 0) {
-    await tx.execute(sql`
-      insert into entries (journey_id, entry_id, user_id, event_id, entered_at)
-      select * from unnest(${arrayParam(w.entries.map((e) => e.journey_id))}::text[],
-                           ${arrayParam(w.entries.map((e) => e.entry_id))}::text[],
-                           ${arrayParam(w.entries.map((e) => userIds.get(e.external_id)!))}::int[],
-                           ${arrayParam(w.entries.map((e) => e.event_id))}::text[],
-                           ${arrayParam(w.entries.map((e) => e.at.toISOString()))}::timestamptz[])
-      on conflict do nothing`);
-    await tx.execute(sql`
-      update journeys j set last_activity_at = greatest(j.last_activity_at, t.latest)
-      from (select journey_id, max(at) as latest
-            from unnest(${arrayParam(w.entries.map((e) => e.journey_id))}::text[], ${arrayParam(w.entries.map((e) => e.at.toISOString()))}::timestamptz[]) as u(journey_id, at)
-            group by journey_id) t
-      where j.journey_id = t.journey_id`);
-  }
-  if (w.stepEntries.length > 0) {
-    const rows = w.stepEntries;
-    await tx.execute(sql`
-      insert into step_entries (event_id, journey_id, entry_id, step_id, user_id, entered_at, at)
-      select * from unnest(${arrayParam(rows.map((r) => r.event.event_id))}::text[],
-                           ${arrayParam(rows.map((r) => r.event.journey_id))}::text[],
-                           ${arrayParam(rows.map((r) => r.event.entry_id))}::text[],
-                           ${arrayParam(rows.map((r) => r.event.step_id))}::text[],
-                           ${arrayParam(rows.map((r) => userOf(r.entry)))}::int[],
-                           ${arrayParam(rows.map((r) => iso(r.entry.enteredAtMs)))}::timestamptz[],
-                           ${arrayParam(rows.map((r) => r.event.at.toISOString()))}::timestamptz[])
-      on conflict do nothing`);
-  }
-  if (w.messages.length > 0) {
-    const rows = w.messages;
-    await tx.execute(sql`
-      insert into messages (event_id, journey_id, entry_id, step_id, user_id, entered_at, status, platform, reason, at)
-      select * from unnest(${arrayParam(rows.map((r) => r.event.event_id))}::text[],
-                           ${arrayParam(rows.map((r) => r.event.journey_id))}::text[],
-                           ${arrayParam(rows.map((r) => r.event.entry_id))}::text[],
-                           ${arrayParam(rows.map((r) => r.event.step_id))}::text[],
-                           ${arrayParam(rows.map((r) => userOf(r.entry)))}::int[],
-                           ${arrayParam(rows.map((r) => iso(r.entry.enteredAtMs)))}::timestamptz[],
-                           ${arrayParam(rows.map((r) => r.event.status))}::text[],
-                           ${arrayParam(rows.map((r) => r.event.platform))}::text[],
-                           ${arrayParam(rows.map((r) => r.event.reason ?? null))}::text[],
-                           ${arrayParam(rows.map((r) => r.event.at.toISOString()))}::timestamptz[])
-      on conflict do nothing`);
-  }
-  if (w.outcomes.length > 0) {
-    const rows = w.outcomes;
-    await tx.execute(sql`
-      insert into step_outcomes (event_id, journey_id, entry_id, step_id, user_id, entered_at, outcome, at)
-      select * from unnest(${arrayParam(rows.map((r) => r.event.event_id))}::text[],
-                           ${arrayParam(rows.map((r) => r.event.journey_id))}::text[],
-                           ${arrayParam(rows.map((r) => r.event.entry_id))}::text[],
-                           ${arrayParam(rows.map((r) => r.event.step_id))}::text[],
-                           ${arrayParam(rows.map((r) => userOf(r.entry)))}::int[],
-                           ${arrayParam(rows.map((r) => iso(r.entry.enteredAtMs)))}::timestamptz[],
-                           ${arrayParam(rows.map((r) => r.event.outcome))}::text[],
-                           ${arrayParam(rows.map((r) => r.event.at.toISOString()))}::timestamptz[])
-      on conflict do nothing`);
-  }
-  if (w.conversions.length > 0) {
-    const rows = w.conversions;
-    await tx.execute(sql`
-      insert into conversions (event_id, user_id, event, at)
-      select * from unnest(${arrayParam(rows.map((r) => r.event_id))}::text[],
-                           ${arrayParam(rows.map((r) => userIds.get(r.external_id)!))}::int[],
-                           ${arrayParam(rows.map((r) => r.event))}::text[],
-                           ${arrayParam(rows.map((r) => r.at.toISOString()))}::timestamptz[])
-      on conflict do nothing`);
-  }
-  if (w.exits.length > 0) {
-    await tx.execute(sql`
-      update entries e set exited_at = t.at, exit_event_id = t.event_id, exit_reason = t.reason
-      from unnest(${arrayParam(w.exits.map((x) => x.journey_id))}::text[],
-                  ${arrayParam(w.exits.map((x) => x.entry_id))}::text[],
-                  ${arrayParam(w.exits.map((x) => x.event_id))}::text[],
-                  ${arrayParam(w.exits.map((x) => x.reason ?? null))}::text[],
-                  ${arrayParam(w.exits.map((x) => x.at.toISOString()))}::timestamptz[]) as t(journey_id, entry_id, event_id, reason, at)
-      where e.journey_id = t.journey_id and e.entry_id = t.entry_id and e.exited_at is null`);
-  }
-
-  const touchedSteps = uniqueBy(w.stepEntries.map((r) => [r.event.journey_id, r.event.entry_id] as const));
-  await recomputeLastSteps(tx, touchedSteps.map((k) => k[0]), touchedSteps.map((k) => k[1]));
-  const touchedUsers = new Set<number>(w.conversions.map((c) => userIds.get(c.external_id)!));
-  for (const e of w.entries) touchedUsers.add(userIds.get(e.external_id)!);
-  if (w.exits.length > 0) {
-    const exitUsers = await queryRows<{ user_id: number }>(
-      tx,
-      sql`select e.user_id from entries e
-          join unnest(${arrayParam(w.exits.map((x) => x.journey_id))}::text[], ${arrayParam(w.exits.map((x) => x.entry_id))}::text[]) as t(journey_id, entry_id)
-            on e.journey_id = t.journey_id and e.entry_id = t.entry_id`,
-    );
-    for (const r of exitUsers) touchedUsers.add(r.user_id);
-  }
-  await recomputeAttribution(tx, { users: [...touchedUsers] });
-}
-
-async function upsertUsers(tx: Db, externalIds: string[]): Promise<Map<string, number>> {
-  if (externalIds.length === 0) return new Map();
-  await tx.execute(sql`
-    insert into users (external_id) select * from unnest(${arrayParam(externalIds)}::text[])
-    on conflict (external_id) do nothing`);
-  const rows = await queryRows<{ id: number; external_id: string }>(
-    tx,
-    sql`select id, external_id from users where external_id = any(${arrayParam(externalIds)}::text[])`,
-  );
-  return new Map(rows.map((r) => [r.external_id, r.id]));
-}
 
 async function* numbered(lines: AsyncIterable<string>): AsyncIterable<Line> {
   let n = 0;

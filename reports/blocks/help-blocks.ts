@@ -40,14 +40,20 @@ const COMMANDS: readonly HelpEntry[] = [
   {
     usage: '/journey digest add <journey|all> <schedule> [tz]',
     what:
-      'Posts a digest in this channel. Schedules: `daily 09:00`, `weekdays 08:30`, `weekly mon 09:00`, or a ' +
-      '5-field cron in quotes. Time zone: an IANA name (default: yours).',
+      'Posts a digest in this channel: headline numbers of the last 7 full days against the 7 before, a step chart, ' +
+      'flags, and step tables in the thread. Schedules: `daily 09:00`, `weekdays 08:30`, `weekly mon 09:00`, or a ' +
+      '5-field cron in quotes. Time zone: an IANA name (default: yours). Options: `days=14`, thresholds like `drop=30`.',
     examples: ['/journey digest add welcome daily 09:00', '/journey digest add all "0 9 * * 1" Europe/Istanbul'],
   },
   {
     usage: '/journey digest list | remove <id> | now <journey|all>',
     what: "This channel's digests; remove one; post one right away.",
     examples: ['/journey digest list', '/journey digest remove 3', '/journey digest now all'],
+  },
+  {
+    usage: '/journey thresholds <journey> [drop=40 failure=10 ctr=1 conversion=2 | reset]',
+    what: 'Shows a journey’s flag thresholds (percentages), or sets them for steps answers and digests.',
+    examples: ['/journey thresholds welcome', '/journey thresholds welcome drop=30 failure=5'],
   },
 ];
 

@@ -40,6 +40,8 @@ function renderBlock(block: KnownBlock): string {
         .join(' · ');
     case 'divider':
       return '────────';
+    case 'image':
+      return `[image: ${block.alt_text}]`;
     case 'actions':
       return block.elements
         .map((e) => (e.type === 'button' ? renderButton(e) : `[${e.type}]`))

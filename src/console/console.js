@@ -48,17 +48,26 @@ function mrkdwn(text) {
   return root;
 }
 
+/** The emoji shortcodes the app's messages use; others stay as typed, like Slack shows unknown ones. */
+const EMOJI = {
+  white_check_mark: '✅', warning: '⚠️', thread: '🧵', page_facing_up: '📄', bar_chart: '📊',
+  chart_with_upwards_trend: '📈', chart_with_downwards_trend: '📉', hourglass_flowing_sand: '⏳',
+  calendar: '📆', bell: '🔔', no_bell: '🔕', x: '❌', information_source: 'ℹ️', mag: '🔍', clock3: '🕒',
+  arrow_up: '⬆️', arrow_down: '⬇️', small_red_triangle: '🔺', small_red_triangle_down: '🔻', turtle: '🐢',
+};
+
 function inline(line, parent, decode) {
-  const pattern = /(`[^`]+`)|(<[^>]+>)|(\*[^*\n]+\*)|(_[^_\n]+_)|(~[^~\n]+~)/g;
+  const pattern = /(`[^`]+`)|(<[^>]+>)|(:[a-z0-9_+-]+:)|(\*[^*\n]+\*)|(_[^_\n]+_)|(~[^~\n]+~)/g;
   let last = 0;
   for (const m of line.matchAll(pattern)) {
     if (m.index > last) parent.append(decode(line.slice(last, m.index)));
     const token = m[0];
     if (m[1]) parent.append(el('code', {}, decode(token.slice(1, -1))));
     else if (m[2]) parent.append(link(token.slice(1, -1), decode));
-    else if (m[3]) { const b = el('strong'); inline(token.slice(1, -1), b, decode); parent.append(b); }
-    else if (m[4]) { const i = el('em'); inline(token.slice(1, -1), i, decode); parent.append(i); }
-    else if (m[5]) { const s = el('s'); inline(token.slice(1, -1), s, decode); parent.append(s); }
+    else if (m[3]) parent.append(EMOJI[token.slice(1, -1)] ?? token);
+    else if (m[4]) { const b = el('strong'); inline(token.slice(1, -1), b, decode); parent.append(b); }
+    else if (m[5]) { const i = el('em'); inline(token.slice(1, -1), i, decode); parent.append(i); }
+    else if (m[6]) { const s = el('s'); inline(token.slice(1, -1), s, decode); parent.append(s); }
     last = m.index + token.length;
   }
   if (last < line.length) parent.append(decode(line.slice(last)));
@@ -77,6 +86,12 @@ function link(inner, decode) {
 function textOf(obj) {
   if (!obj) return null;
   return obj.type === 'mrkdwn' ? mrkdwn(obj.text) : document.createTextNode(obj.text);
+}
+
+/** An image block naming an uploaded file ({ id } or { url }): the console serves the file itself. */
+function imageOfSlackFile(file) {
+  if (!file) return '';
+  return file.id ? `/console/files/${encodeURIComponent(file.id)}${tokenQuery}` : (file.url ?? '');
 }
 
 function renderButton(element, message) {
@@ -113,7 +128,7 @@ function renderBlock(block, message) {
     case 'image':
       return el('figure', { class: 'block' },
         block.title ? el('figcaption', {}, block.title.text) : null,
-        el('img', { src: block.image_url ?? (block.slack_file?.url ?? ''), alt: block.alt_text ?? '' }));
+        el('img', { src: block.image_url ?? imageOfSlackFile(block.slack_file), alt: block.alt_text ?? '' }));
     case 'actions':
       return el('div', { class: 'block actions' }, (block.elements ?? []).filter((e) => e.type === 'button').map((e) => renderButton(e, message)));
     default:

@@ -1,5 +1,8 @@
 // The local console in a real headless browser (Debian's chromium via playwright-core): typing commands,
 // clicking buttons, downloading an export, keyboard only, narrow screens, and no request leaving the machine.
+// Callbacks given to page.evaluate run in the page, so this file also knows the browser's types.
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,7 +47,7 @@ describe.skipIf(!hasBrowser)('local console in a browser', () => {
     db = await openTestDb();
     await importEvents(db.db, readLines(path.join(fixtures, 'events.ndjson')), { source: 'fixture' });
     const config = loadConfig({ PORT: '0', LOG_LEVEL: 'error', DEFAULT_TZ: 'UTC' });
-    app = await startLocalServer({ config, db: db.db, now: () => new Date('2026-11-29T12:00:00Z'), log: createLogger('error', () => {}) });
+    app = await startLocalServer({ config, db: db.db, now: () => new Date('2026-11-08T12:00:00Z'), log: createLogger('error', () => {}) });
     origin = `http://127.0.0.1:${app.port}`;
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -146,6 +149,18 @@ describe.skipIf(!hasBrowser)('local console in a browser', () => {
     await send('/journey steps welcome');
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
     await shot('console-narrow.png');
+  });
+
+  it('posts a digest on demand, with its chart image drawn locally and loaded', async () => {
+    // The clock stands on 8 November, so the digest's last 7 full days are 1–7 November of the worked example.
+    await send('/journey digest now welcome');
+    const img = page.locator('article.message img').last();
+    await img.waitFor();
+    await expect.poll(() => img.evaluate((i: HTMLImageElement) => i.complete && i.naturalWidth > 0), { timeout: 20_000 }).toBe(true);
+    expect(await img.getAttribute('alt')).toBeTruthy();
+    expect(await page.locator('article.message').filter({ hasText: 'Welcome series' }).count()).toBeGreaterThan(0);
+    expect(await page.locator('body').innerText()).not.toMatch(/:white_?check_?mark:/);
+    await shot('console-digest.png');
   });
 
   it('made no request outside the app', () => {

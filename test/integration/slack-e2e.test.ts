@@ -110,8 +110,10 @@ describe('Slack requests', () => {
     expect(complete.args.thread_ts).toBe(parentTs);
     const fileId = (complete.args.files as Array<{ id: string }>)[0]!.id;
     expect(slack.uploads.get(fileId)!.toString('utf8')).toBe(readFileSync(path.join(fixtures, 'expected-converted-users.csv'), 'utf8'));
-    const audit = await db.db.select().from(exportAudit);
-    expect(audit.some((a) => a.outcome === 'uploaded' && a.rows === 6 && a.actor === 'U_ASKER')).toBe(true);
+    // The audit row is written once Slack confirmed the upload: wait for it rather than race it.
+    await expect
+      .poll(async () => (await db.db.select().from(exportAudit)).some((a) => a.outcome === 'uploaded' && a.rows === 6 && a.actor === 'U_ASKER'))
+      .toBe(true);
   });
 
   it('uploads a button export into the thread of the message holding the button', async () => {

@@ -21,9 +21,29 @@ export interface FakeSlack {
   uploads: Map<string, Buffer>;
   /** Make the next N calls of a method answer HTTP 429 with Retry-After: 1. */
   rateLimit(method: string, times: number): void;
+  /**
+   * Make the next N calls of a method (those matching `when`, if given) fail: HTTP `status` (default 500), or with
+   * `error` an HTTP 200 answer of ok:false as Slack gives for its own errors. Failed calls go to `failedCalls`.
+   */
+  fail(method: string, times: number, how?: FailureHow): void;
+  failedCalls: RecordedCall[];
+  /** Messages posted so far (chat.postMessage calls that took effect, also those whose answer was lost). */
+  posts(): RecordedCall[];
   /** Resolves when a predicate over the recorded traffic holds (polls; rejects after timeoutMs). */
   waitFor<T>(check: () => T | undefined | false, timeoutMs?: number): Promise<T>;
   close(): Promise<void>;
+}
+
+export interface FailureHow {
+  status?: number;
+  error?: string;
+  when?: (args: Record<string, unknown>) => boolean;
+  /**
+   * Act first (a post is made, recorded in `calls`), then lose the answer: HTTP `status` (default 500), or with
+   * `hangMs` a 200 that comes only after that long — longer than the client waits.
+   */
+  after?: boolean;
+  hangMs?: number;
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -56,6 +76,8 @@ export async function startFakeSlack(options: { userTz?: string } = {}): Promise
   const responses: FakeSlack['responses'] = [];
   const uploads = new Map<string, Buffer>();
   const limited = new Map<string, number>();
+  const failures: Array<FailureHow & { method: string; left: number; status: number }> = [];
+  const failedCalls: RecordedCall[] = [];
   let seq = 0;
   let base = '';
 
@@ -71,6 +93,12 @@ export async function startFakeSlack(options: { userTz?: string } = {}): Promise
       return reply(200, { ok: true });
     }
     if (url.pathname.startsWith('/upload/')) {
+      // fail('upload', n): the upload URL answers 503 without keeping the body.
+      const down = failures.find((f) => f.method === 'upload' && f.left > 0);
+      if (down) {
+        down.left -= 1;
+        return reply(down.status, { ok: false });
+      }
       uploads.set(url.pathname.slice('/upload/'.length), body);
       res.writeHead(200, { 'content-type': 'text/plain' });
       return res.end('OK - ' + body.length);
@@ -83,10 +111,20 @@ export async function startFakeSlack(options: { userTz?: string } = {}): Promise
       return reply(429, { ok: false, error: 'ratelimited' }, { 'retry-after': '1' });
     }
     const args = parseArgs(req, body);
+    const failure = failures.find((f) => f.method === method && f.left > 0 && (f.when?.(args) ?? true));
+    if (failure) failure.left -= 1;
+    if (failure && !failure.after) {
+      failedCalls.push({ method, args });
+      return failure.error === undefined
+        ? reply(failure.status, { ok: false, error: 'fake_server_error' })
+        : reply(200, { ok: false, error: failure.error });
+    }
     const call: RecordedCall = { method, args };
     calls.push(call);
-    const answer = (json: Record<string, unknown>) => {
+    const answer = async (json: Record<string, unknown>) => {
       call.result = json;
+      if (failure?.hangMs !== undefined) await new Promise((r) => setTimeout(r, failure.hangMs));
+      else if (failure) return reply(failure.status, { ok: false, error: 'fake_server_error' });
       return reply(200, json);
     };
     switch (method) {
@@ -102,6 +140,16 @@ export async function startFakeSlack(options: { userTz?: string } = {}): Promise
       }
       case 'files.completeUploadExternal':
         return reply(200, { ok: true, files: [{ id: 'F', title: 'file' }] });
+      case 'conversations.history':
+      case 'conversations.replies': {
+        // What the channel (or the thread) holds: the posts that took effect, with their metadata.
+        const thread = method === 'conversations.replies' ? args.ts : undefined;
+        const messages = calls
+          .filter((c) => c.method === 'chat.postMessage' && c.result !== undefined && c.args.channel === args.channel)
+          .filter((c) => (thread === undefined ? c.args.thread_ts === undefined : c.args.thread_ts === thread || c.result?.ts === thread))
+          .map((c) => ({ ts: c.result!.ts, text: c.args.text, ...(c.args.metadata ? { metadata: c.args.metadata } : {}) }));
+        return reply(200, { ok: true, messages, has_more: false });
+      }
       default:
         return reply(200, { ok: false, error: 'unknown_method' });
     }
@@ -116,6 +164,9 @@ export async function startFakeSlack(options: { userTz?: string } = {}): Promise
     responses,
     uploads,
     rateLimit: (method, times) => void limited.set(method, times),
+    fail: (method, times, how = {}) => void failures.push({ ...how, method, left: times, status: how.status ?? 500 }),
+    failedCalls,
+    posts: () => calls.filter((c) => c.method === 'chat.postMessage' && c.result !== undefined),
     waitFor: async (check, timeoutMs = 15_000) => {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
@@ -142,10 +193,17 @@ export function signedRequest(secret: string, body: string, timestamp = Math.flo
   };
 }
 
-export function slashCommandBody(fields: { text: string; responseUrl: string; userId?: string; channelId?: string }): string {
+export function slashCommandBody(fields: {
+  text: string;
+  responseUrl: string;
+  userId?: string;
+  channelId?: string;
+  teamId?: string;
+  appId?: string;
+}): string {
   return new URLSearchParams({
     token: 'legacy',
-    team_id: 'T_FAKE',
+    team_id: fields.teamId ?? 'T_FAKE',
     team_domain: 'fake',
     channel_id: fields.channelId ?? 'C_MARKETING',
     channel_name: 'marketing',
@@ -153,7 +211,7 @@ export function slashCommandBody(fields: { text: string; responseUrl: string; us
     user_name: 'asker',
     command: '/journey',
     text: fields.text,
-    api_app_id: 'A_APP',
+    api_app_id: fields.appId ?? 'A_APP',
     response_url: fields.responseUrl,
     trigger_id: '1.2.3',
   }).toString();

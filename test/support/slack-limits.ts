@@ -62,6 +62,16 @@ function partProblems(part: SlackMessagePart, where: string): string[] {
         check(block.elements.length <= SLACK_LIMITS.actionsElements, `${at} has ${block.elements.length} elements`);
         for (const e of block.elements) if (e.type === 'button') buttons.push(e);
         break;
+      case 'image': {
+        const alt = Array.from(block.alt_text).length;
+        check(alt >= 1 && alt <= 2000, `${at} image alt_text has ${alt} characters (1–2000)`);
+        if (block.title) checkText(block.title, 2000, `${at} image title`);
+        const url = 'image_url' in block ? block.image_url : undefined;
+        const file = 'slack_file' in block ? block.slack_file : undefined;
+        check((url === undefined) !== (file === undefined), `${at} image needs exactly one of image_url and slack_file`);
+        check(url === undefined || url.length <= 3000, `${at} image_url has ${url?.length} characters (max 3000)`);
+        break;
+      }
       default:
         break;
     }

@@ -1,0 +1,300 @@
+// Writes one resolved import batch: the raw rows, the derived state they change and the rollups, in a few
+// set-based statements (rows travel as one JSON parameter per table) inside the batch's transaction.
+import { sql } from 'drizzle-orm';
+import { arrayParam, queryRows, type Db } from '../client.js';
+import { recomputeAttribution, refreshEntryState, type BatchChanges } from './derived-state.js';
+import type {
+  ConversionEvent,
+  JourneyEntryEvent,
+  JourneyExitEvent,
+  MessageEvent,
+  StepEntryEvent,
+  StepOutcomeEvent,
+} from './parse-event.js';
+
+/** An entry as the batch sees it: stored already (userId known), or accepted earlier in this batch (externalId). */
+export interface KnownEntry {
+  externalId: string | null;
+  userId: number | null;
+  enteredAtMs: number;
+  exited: boolean;
+}
+
+export interface EntryBound<T> {
+  event: T;
+  entry: KnownEntry;
+}
+
+export interface BatchWrites {
+  eventIds: string[];
+  entries: JourneyEntryEvent[];
+  stepEntries: EntryBound<StepEntryEvent>[];
+  messages: EntryBound<MessageEvent>[];
+  outcomes: EntryBound<StepOutcomeEvent>[];
+  exits: EntryBound<JourneyExitEvent>[];
+  conversions: ConversionEvent[];
+}
+
+export function emptyWrites(): BatchWrites {
+  return { eventIds: [], entries: [], stepEntries: [], messages: [], outcomes: [], exits: [], conversions: [] };
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+/** One parameter holding every row: PG parses JSON far faster than the driver builds one array literal per column. */
+const rowsParam = (rows: readonly object[]) => sql`${JSON.stringify(rows)}::json`;
+const GRAINS = sql`cross join (values ('day'), ('hour')) as g(grain)`;
+
+/** Writes the batch's rows (their event_ids are claimed in the ledger already) and the state they change. */
+export async function writeBatch(tx: Db, w: BatchWrites): Promise<void> {
+  if (w.eventIds.length === 0) return;
+  const userIds = await upsertUsers(tx, [...new Set([...w.entries.map((e) => e.external_id), ...w.conversions.map((c) => c.external_id)])]);
+  const userOf = (entry: KnownEntry) => entry.userId ?? userIds.get(entry.externalId!)!;
+
+  if (w.entries.length > 0) {
+    const rows = w.entries.map((e) => ({ j: e.journey_id, e: e.entry_id, u: userIds.get(e.external_id)!, ev: e.event_id, at: e.at.toISOString() }));
+    // prev_entered_at (the same user's previous entry in the journey) is set on insert, from the user's stored
+    // entries and the batch's; a stored entry that a late one slots in before gets its own corrected, and its
+    // first_entries contribution moves with it.
+    await tx.execute(sql`
+      with nr as (
+        select * from json_to_recordset(${rowsParam(rows)}) as t(j text, e text, u int, ev text, at timestamptz)
+      ),
+      everything as (
+        select x.ctid as row_id, x.journey_id as j, x.entry_id as e, x.entered_at as en, x.user_id as u,
+               x.prev_entered_at as old_prev, coalesce(x.last_step_id, '') as step, false as is_new
+        from (select distinct u, j from nr) k
+        cross join lateral (select x.ctid, x.* from entries x where x.user_id = k.u and x.journey_id = k.j offset 0) x
+        union all
+        select null, j, e, at, u, null, '', true from nr
+      ),
+      ordered as (
+        select *, lag(en) over (partition by j, u order by en, e collate "C") as prev from everything
+      ),
+      ins as (
+        insert into entries (journey_id, entry_id, user_id, event_id, entered_at, prev_entered_at)
+        select n.j, n.e, n.u, n.ev, n.at, o.prev from nr n join ordered o on o.is_new and o.j = n.j and o.e = n.e
+        returning journey_id, entered_at
+      ),
+      moved as (select * from ordered where not is_new and old_prev is distinct from prev and (old_prev is null) <> (prev is null)),
+      upd as (
+        update entries x set prev_entered_at = o.prev
+        from (select * from ordered where not is_new and old_prev is distinct from prev) o
+        where x.ctid = any(array(select row_id from ordered where not is_new and old_prev is distinct from prev)) and x.ctid = o.row_id
+      ),
+      rollup as (
+        insert into entry_rollups (journey_id, grain, bucket, last_step_id, entries, first_entries, conversion_events, converted_users, exits)
+        select m.j, g.grain, date_trunc(g.grain, m.en, 'UTC'), m.step, 0, sum((m.prev is null)::int - (m.old_prev is null)::int), 0, 0, 0
+        from moved m ${GRAINS}
+        group by 1, 2, 3, 4
+        on conflict (journey_id, grain, bucket, last_step_id) do update set first_entries = entry_rollups.first_entries + excluded.first_entries
+      )
+      update journeys j set last_activity_at = greatest(j.last_activity_at, t.latest)
+      from (select journey_id, max(entered_at) as latest from ins group by journey_id) t
+      where j.journey_id = t.journey_id`);
+  }
+  if (w.exits.length > 0) {
+    const rows = w.exits.map(({ event: x, entry }) => ({
+      u: userOf(entry),
+      j: x.journey_id,
+      e: x.entry_id,
+      ev: x.event_id,
+      r: x.reason ?? null,
+      at: x.at.toISOString(),
+    }));
+    await tx.execute(sql`
+      update entries e set exited_at = t.at, exit_event_id = t.ev, exit_reason = t.r
+      from json_to_recordset(${rowsParam(rows)}) as t(u int, j text, e text, ev text, r text, at timestamptz)
+      where e.user_id = t.u and e.journey_id = t.j and e.entry_id = t.e and e.exited_at is null`);
+  }
+  if (w.stepEntries.length > 0) {
+    const rows = w.stepEntries.map(({ event: s, entry }) => ({
+      ev: s.event_id,
+      j: s.journey_id,
+      e: s.entry_id,
+      s: s.step_id,
+      u: userOf(entry),
+      en: iso(entry.enteredAtMs),
+      at: s.at.toISOString(),
+    }));
+    await insertStepEntries(tx, rows);
+  }
+  if (w.messages.length > 0) {
+    const rows = w.messages.map(({ event: m, entry }) => [
+      m.event_id,
+      m.journey_id,
+      m.entry_id,
+      m.step_id,
+      userOf(entry),
+      iso(entry.enteredAtMs),
+      m.status,
+      m.platform,
+      m.reason ?? null,
+      m.at.toISOString(),
+    ]);
+    await tx.execute(sql`
+      insert into messages (event_id, journey_id, entry_id, step_id, user_id, entered_at, status, platform, reason, at)
+      select r->>0, r->>1, r->>2, r->>3, (r->>4)::int, (r->>5)::timestamptz, r->>6, r->>7, r->>8, (r->>9)::timestamptz
+      from jsonb_array_elements(${rowsParam(rows)}::jsonb) as r`);
+    await addToRollup(
+      tx,
+      'message_rollups',
+      ['step_id', 'status', 'platform'],
+      w.messages.map(({ event: m, entry }) => ({ journeyId: m.journey_id, enteredAtMs: entry.enteredAtMs, key: [m.step_id, m.status, m.platform ?? ''] })),
+    );
+  }
+  if (w.outcomes.length > 0) {
+    const rows = w.outcomes.map(({ event: o, entry }) => [
+      o.event_id,
+      o.journey_id,
+      o.entry_id,
+      o.step_id,
+      userOf(entry),
+      iso(entry.enteredAtMs),
+      o.outcome,
+      o.at.toISOString(),
+    ]);
+    await tx.execute(sql`
+      insert into step_outcomes (event_id, journey_id, entry_id, step_id, user_id, entered_at, outcome, at)
+      select r->>0, r->>1, r->>2, r->>3, (r->>4)::int, (r->>5)::timestamptz, r->>6, (r->>7)::timestamptz
+      from jsonb_array_elements(${rowsParam(rows)}::jsonb) as r`);
+    await addToRollup(
+      tx,
+      'outcome_rollups',
+      ['step_id', 'outcome'],
+      w.outcomes.map(({ event: o, entry }) => ({ journeyId: o.journey_id, enteredAtMs: entry.enteredAtMs, key: [o.step_id, o.outcome] })),
+    );
+  }
+  if (w.conversions.length > 0) {
+    const rows = w.conversions.map((c) => ({ ev: c.event_id, u: userIds.get(c.external_id)!, n: c.event, at: c.at.toISOString() }));
+    await tx.execute(sql`
+      insert into conversions (event_id, user_id, event, at)
+      select ev, u, n, at from json_to_recordset(${rowsParam(rows)}) as t(ev text, u int, n text, at timestamptz)`);
+  }
+
+  // Attribution is per user: the users whose entries, exits or conversions arrived are the ones it can change for.
+  const touchedUsers = new Set<number>();
+  for (const c of w.conversions) touchedUsers.add(userIds.get(c.external_id)!);
+  for (const e of w.entries) touchedUsers.add(userIds.get(e.external_id)!);
+  for (const x of w.exits) touchedUsers.add(userOf(x.entry));
+  const attributionUsers = await recomputeAttribution(tx, { users: [...touchedUsers] });
+  const changes: BatchChanges = {
+    attributionUsers,
+    steppedEntries: {
+      journeyIds: w.stepEntries.map((r) => r.event.journey_id),
+      entryIds: w.stepEntries.map((r) => r.event.entry_id),
+    },
+    newEntries: { journeyIds: w.entries.map((e) => e.journey_id), entryIds: w.entries.map((e) => e.entry_id) },
+    exits: { journeyIds: w.exits.map((x) => x.event.journey_id), entryIds: w.exits.map((x) => x.event.entry_id) },
+  };
+  await refreshEntryState(tx, changes);
+}
+
+interface StepEntryRow {
+  ev: string;
+  j: string;
+  e: string;
+  s: string;
+  u: number;
+  en: string;
+  at: string;
+}
+
+/**
+ * Inserts step entries with their prev_entered_at (the same user's previous step entry at the step), corrects the
+ * stored ones a late arrival slots in before, and moves the step_entry_rollups by exactly what changed.
+ */
+async function insertStepEntries(tx: Db, rows: StepEntryRow[]): Promise<void> {
+  await tx.execute(sql`
+    with nr as (
+      select * from json_to_recordset(${rowsParam(rows)}) as t(ev text, j text, e text, s text, u int, en timestamptz, at timestamptz)
+    ),
+    -- One probe per user and journey (a batch often brings several steps of one entry); the window below only
+    -- changes rows of the steps the batch brings.
+    keys as (select distinct u, j from nr),
+    everything as (
+      select x.event_id as ev, x.journey_id as j, x.entry_id as e, x.step_id as s, x.user_id as u, x.entered_at as en,
+             x.prev_entered_at as old_prev, false as is_new
+      from keys k cross join lateral (
+        select * from step_entries x where x.user_id = k.u and x.journey_id = k.j offset 0) x
+      union all
+      select ev, j, e, s, u, en, null, true from nr
+    ),
+    ordered as (
+      select *, lag(en) over (partition by j, s, u order by en, e collate "C", ev collate "C") as new_prev from everything
+    ),
+    ins as (
+      insert into step_entries (event_id, journey_id, entry_id, step_id, user_id, entered_at, prev_entered_at, at)
+      select n.ev, n.j, n.e, n.s, n.u, n.en, o.new_prev, n.at
+      from nr n join ordered o on o.is_new and o.ev = n.ev
+    ),
+    upd as (
+      update step_entries x set prev_entered_at = o.new_prev
+      from (select * from ordered where not is_new and old_prev is distinct from new_prev) o
+      where x.user_id = o.u and x.journey_id = o.j and x.event_id = o.ev
+    ),
+    delta as (
+      select j, en, s, 1 as entries, (new_prev is null)::int as first_users from ordered where is_new
+      union all
+      select j, en, s, 0, (new_prev is null)::int - (old_prev is null)::int
+      from ordered where not is_new and (new_prev is null) <> (old_prev is null)
+    )
+    insert into step_entry_rollups (journey_id, grain, bucket, step_id, entries, first_users)
+    select d.j, g.grain, date_trunc(g.grain, d.en, 'UTC'), d.s, sum(d.entries), sum(d.first_users)
+    from delta d ${GRAINS}
+    group by 1, 2, 3, 4
+    on conflict (journey_id, grain, bucket, step_id) do update set
+      entries = step_entry_rollups.entries + excluded.entries,
+      first_users = step_entry_rollups.first_users + excluded.first_users`);
+}
+
+async function upsertUsers(tx: Db, externalIds: string[]): Promise<Map<string, number>> {
+  if (externalIds.length === 0) return new Map();
+  // The select does not see the insert's rows (one snapshot), so the two halves never overlap.
+  const rows = await queryRows<{ id: number; external_id: string }>(
+    tx,
+    sql`with ins as (
+          insert into users (external_id) select * from unnest(${arrayParam(externalIds)}::text[])
+          on conflict (external_id) do nothing
+          returning id, external_id)
+        select id, external_id from ins
+        union all
+        select id, external_id from users where external_id = any(${arrayParam(externalIds)}::text[])`,
+  );
+  return new Map(rows.map((r) => [r.external_id, r.id]));
+}
+
+interface RollupItem {
+  journeyId: string;
+  enteredAtMs: number;
+  key: string[];
+}
+
+/**
+ * Adds one to the count of each item's (journey, UTC day and hour of entered_at, key) in an append-only rollup:
+ * counted here, so the database receives a few hundred sums instead of aggregating every row again.
+ */
+async function addToRollup(tx: Db, table: 'message_rollups' | 'outcome_rollups', keyColumns: string[], items: RollupItem[]): Promise<void> {
+  const sums = new Map<string, { row: unknown[]; count: number }>();
+  for (const item of items) {
+    for (const [grain, unit] of [['day', DAY_MS], ['hour', HOUR_MS]] as const) {
+      const bucket = Math.floor(item.enteredAtMs / unit) * unit;
+      const id = JSON.stringify([item.journeyId, grain, bucket, ...item.key]);
+      const sum = sums.get(id);
+      if (sum) sum.count++;
+      else sums.set(id, { row: [item.journeyId, grain, iso(bucket), ...item.key], count: 1 });
+    }
+  }
+  const rows = [...sums.values()].map((s) => [...s.row, s.count]);
+  const columns = ['journey_id', 'grain', 'bucket', ...keyColumns, 'count'];
+  const values = columns.map((c, i) => {
+    const v = sql`(r->>${sql.raw(String(i))})`;
+    return c === 'bucket' ? sql`${v}::timestamptz` : c === 'count' ? sql`${v}::int` : v;
+  });
+  await tx.execute(sql`
+    insert into ${sql.identifier(table)} (${sql.raw(columns.join(', '))})
+    select ${sql.join(values, sql`, `)} from jsonb_array_elements(${rowsParam(rows)}::jsonb) as r
+    on conflict (journey_id, grain, bucket, ${sql.raw(keyColumns.join(', '))})
+    do update set count = ${sql.identifier(table)}.count + excluded.count`);
+}

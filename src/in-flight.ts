@@ -1,0 +1,35 @@
+// Keeps count of the work still running (commands, imports, digest posts) so a graceful stop can wait for it.
+export interface InFlight {
+  /** Runs `work` and keeps drain() waiting until it settles. */
+  track<T>(work: () => Promise<T>): Promise<T>;
+  /** True once drain() was called: new requests are turned away (503) and /readyz says not ready. */
+  readonly stopping: boolean;
+  readonly size: number;
+  /** Marks the app as stopping and resolves when everything tracked has settled. */
+  drain(): Promise<void>;
+}
+
+export function createInFlight(): InFlight {
+  const running = new Set<Promise<unknown>>();
+  let stopping = false;
+  return {
+    track<T>(work: () => Promise<T>): Promise<T> {
+      const p = work();
+      running.add(p);
+      const forget = () => running.delete(p);
+      p.then(forget, forget);
+      return p;
+    },
+    get stopping() {
+      return stopping;
+    },
+    get size() {
+      return running.size;
+    },
+    async drain() {
+      stopping = true;
+      // A request that slipped in while the servers closed is tracked too: wait until the set stays empty.
+      while (running.size > 0) await Promise.allSettled([...running]);
+    },
+  };
+}

@@ -7,6 +7,7 @@ import { buildFunnelChart, quickChartFor, quickChartUrl, type FunnelChart } from
 import type { Digest } from '../reports/digest.js';
 import { buildDigestMessage, type DigestChart, type DigestOrigin } from '../reports/blocks/digest-blocks.js';
 import type { SlackMessage } from '../reports/blocks/slack-message.js';
+import { postMessageOnce, type PostOnceOptions } from '../commands/post-once.js';
 
 export type ChartRenderer = 'quickchart' | 'local';
 
@@ -31,6 +32,8 @@ export interface PostDigestOptions {
   onThreadPartPosted?: (partsPosted: number) => Promise<void>;
   /** Waits between tries of a post whose uploaded chart Slack has not finished processing (tests pass a no-op). */
   sleep?: (ms: number) => Promise<void>;
+  /** How each chat.postMessage is tried (a post whose fate is unknown is looked up before it is repeated). */
+  postOnce?: PostOnceOptions;
 }
 
 export interface PostedDigest {
@@ -61,7 +64,7 @@ export async function postDigest(options: PostDigestOptions): Promise<PostedDige
   if (ts === null) {
     const charts = await renderCharts(client, digest, options.charts);
     message = build(charts);
-    ts = await postParent(client, channel, message, charts, build, sleep);
+    ts = await postParent(client, channel, message, charts, build, sleep, options.postOnce);
     await options.onParentPosted?.(ts);
   } else {
     // The parent is out already; only the thread is left, and it does not depend on the charts.
@@ -70,7 +73,7 @@ export async function postDigest(options: PostDigestOptions): Promise<PostedDige
   const from = options.resume?.threadPartsPosted ?? 0;
   for (let i = from; i < message.thread.length; i++) {
     const part = message.thread[i]!;
-    await client.chat.postMessage({ channel, thread_ts: ts, text: part.text, blocks: part.blocks });
+    await postMessageOnce(client, { channel, thread_ts: ts, text: part.text, blocks: part.blocks }, options.postOnce);
     await options.onThreadPartPosted?.(i + 1);
   }
   return { ts, threadParts: message.thread.length, message };
@@ -91,13 +94,12 @@ async function postParent(
   charts: ReadonlyMap<string, DigestChart>,
   build: (charts: ReadonlyMap<string, DigestChart>) => SlackMessage,
   sleep: (ms: number) => Promise<void>,
+  postOnce: PostOnceOptions | undefined,
 ): Promise<string> {
   const usesFiles = [...charts.values()].some((c) => c.image.kind === 'file');
   for (let attempt = 1; ; attempt++) {
     try {
-      const posted = await client.chat.postMessage({ channel, text: message.text, blocks: message.blocks });
-      if (!posted.ts) throw new Error('Slack returned no ts for the digest post');
-      return posted.ts;
+      return await postMessageOnce(client, { channel, text: message.text, blocks: message.blocks }, postOnce);
     } catch (err) {
       if (!usesFiles || slackErrorCode(err) !== 'invalid_blocks') throw err;
       if (attempt < 3) {
@@ -108,9 +110,7 @@ async function postParent(
         [...charts].map(([id, c]): [string, DigestChart] => [id, { ...c, image: { kind: 'none', reason: 'Slack did not accept the chart image' } }]),
       );
       const fallback = build(without);
-      const posted = await client.chat.postMessage({ channel, text: fallback.text, blocks: fallback.blocks });
-      if (!posted.ts) throw new Error('Slack returned no ts for the digest post');
-      return posted.ts;
+      return await postMessageOnce(client, { channel, text: fallback.text, blocks: fallback.blocks }, postOnce);
     }
   }
 }

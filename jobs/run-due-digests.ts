@@ -1,5 +1,6 @@
 // The digest job: posts every digest run that is due and not yet posted, once. The in-app scheduler (node-cron)
 // and `npm run cli -- digest run-due` only call runDueDigests; tests call it with their own clock.
+import type { PostOnceOptions } from '../commands/post-once.js';
 import { hostname } from 'node:os';
 import type { WebClient } from '@slack/web-api';
 import type { Db } from '../db/client.js';
@@ -52,6 +53,8 @@ export interface RunDueDigestsOptions {
   log?: DigestJobLog;
   /** Passed to postDigest (tests make waits instant). */
   sleep?: (ms: number) => Promise<void>;
+  /** Passed to postDigest: how each post is tried within one run (the run itself is retried with backoff). */
+  postOnce?: PostOnceOptions;
 }
 
 export interface RunOutcome {
@@ -183,6 +186,7 @@ async function attempt(
       onParentPosted: (ts) => recordParentPosted(db, run.id, ts),
       onThreadPartPosted: (n) => recordThreadProgress(db, run.id, n),
       sleep: options.sleep,
+      postOnce: options.postOnce,
     });
     await markRunPosted(db, run.id, now);
     summary.posted.push({ ...outcome, ts: posted.ts });

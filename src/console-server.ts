@@ -122,13 +122,10 @@ export function consoleRouter(options: ConsoleOptions): express.Router {
   const router = express.Router();
   let tz = options.defaultTz;
   const deps: SlackDeps = { ...options.deps, userTimeZone: async () => tz };
-  // Only this process's own Web API client may post into the channel.
+  // Only this process's own Web API clients may post into the channel: the API's path holds a secret, so every
+  // client made from the same base URL (as postMessageOnce makes one) can reach it, and nobody else can.
   const internalSecret = randomUUID();
-  const client = () =>
-    new WebClient('xoxb-console', {
-      slackApiUrl: `${options.selfUrl()}/console/slack-api/`,
-      headers: { 'x-console-internal': internalSecret },
-    });
+  const client = () => new WebClient('xoxb-console', { slackApiUrl: `${options.selfUrl()}/console/slack-api/${internalSecret}/` });
   // response_url answers: what Bolt's respond() would POST, kept in the channel instead.
   const respond = (async (message: string | RespondArguments) => {
     const m = (typeof message === 'string' ? { text: message } : message) as { response_type?: string; text?: string; blocks?: unknown[] };
@@ -139,8 +136,8 @@ export function consoleRouter(options: ConsoleOptions): express.Router {
   router.use('/console', express.static(fileURLToPath(new URL('./console/', import.meta.url)), { index: 'index.html' }));
 
   // The stand-in for Slack's Web API (form-encoded, like the real one).
-  router.post('/console/slack-api/:method', express.urlencoded({ extended: false, limit: '5mb' }), express.json({ limit: '5mb' }), (req, res) => {
-    if (req.get('x-console-internal') !== internalSecret) {
+  router.post('/console/slack-api/:secret/:method', express.urlencoded({ extended: false, limit: '5mb' }), express.json({ limit: '5mb' }), (req, res) => {
+    if (req.params.secret !== internalSecret) {
       res.status(403).json({ ok: false, error: 'not_allowed' });
       return;
     }

@@ -46,7 +46,8 @@ const at = (iso: string) => new Date(iso);
 const minutes = (base: string, n: number) => new Date(at(base).getTime() + n * 60_000);
 
 function run(now: Date, options: { db?: Db; charts?: ChartSettings } = {}): Promise<RunDueDigestsSummary> {
-  return runDueDigests({ db: options.db ?? db.db, slack: client, now, charts: options.charts ?? CHARTS, sleep: async () => {} });
+  // One try per post and run: these tests are about the run-level retry and its backoff (post-once has its own tests).
+  return runDueDigests({ db: options.db ?? db.db, slack: client, now, charts: options.charts ?? CHARTS, sleep: async () => {}, postOnce: { attempts: 1 } });
 }
 
 async function subscribe(channelId: string, schedule: string, options: { tz?: string; journeyId?: string | null; createdAt: string; periodDays?: number }): Promise<DigestSubscription> {

@@ -1,8 +1,9 @@
 // Reads "<journey> … [period]" the same way for every report subcommand.
 import type { ActionContext } from '../reports/blocks/actions.js';
+import { computeFlags, resolveThresholds } from '../reports/flags.js';
 import { formatPeriodLabel } from '../reports/format.js';
 import { resolveJourneyId } from '../reports/journey-lookup.js';
-import { loadJourney } from '../reports/metrics.js';
+import { computeReport, loadJourney } from '../reports/metrics.js';
 import { ALL_TIME, type JourneyInfo, type Period } from '../reports/report-types.js';
 import { looksLikePeriod, parsePeriod } from '../reports/periods.js';
 import { CommandUsageError, type Asker, type CommandDeps } from './command-types.js';
@@ -36,5 +37,18 @@ export async function targetFor(deps: CommandDeps, journeyId: string, period: Pe
     periodLabel: formatPeriodLabel(period, tz),
     context: { from: period.from, to: period.to, tz },
     rest,
+  };
+}
+
+/** A target's report with its flags and presentation context: what the step builders take. */
+export async function flaggedReport(deps: CommandDeps, target: ReportTarget) {
+  const report = await computeReport(deps.db, target.journey, target.period);
+  return {
+    report,
+    journey: target.journey,
+    periodLabel: target.periodLabel,
+    flags: computeFlags(report, target.journey, resolveThresholds(target.journey.thresholds)),
+    campaignReportUrl: deps.campaignReportUrl ?? null,
+    context: target.context,
   };
 }

@@ -1,10 +1,8 @@
 // /journey step <journey> <step> [period]: one step in full, with export buttons by status.
 import { buildStepMessage } from '../reports/blocks/step-blocks.js';
-import { computeFlags, resolveThresholds } from '../reports/flags.js';
 import { matchStep } from '../reports/journey-lookup.js';
-import { computeReport } from '../reports/metrics.js';
 import { CommandUsageError, type Asker, type CommandAnswer, type CommandDeps } from './command-types.js';
-import { reportTarget } from './report-target.js';
+import { flaggedReport, reportTarget } from './report-target.js';
 
 const USAGE = 'step <journey> <step> [period]';
 
@@ -16,19 +14,5 @@ export async function stepCommand(deps: CommandDeps, asker: Asker, args: string[
   }
   if (extra !== undefined) throw new CommandUsageError(`Unexpected "${extra}". Usage: \`/journey ${USAGE}\``);
   const stepId = matchStep(target.journey, stepQuery);
-  const report = await computeReport(deps.db, target.journey, target.period);
-  const flags = computeFlags(report, target.journey, resolveThresholds(target.journey.thresholds));
-  return {
-    kind: 'message',
-    visibility: 'in_channel',
-    message: buildStepMessage({
-      report,
-      journey: target.journey,
-      stepId,
-      periodLabel: target.periodLabel,
-      flags,
-      campaignReportUrl: deps.campaignReportUrl ?? null,
-      context: target.context,
-    }),
-  };
+  return { kind: 'message', visibility: 'in_channel', message: buildStepMessage({ ...(await flaggedReport(deps, target)), stepId }) };
 }

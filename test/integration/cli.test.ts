@@ -5,11 +5,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb } from '../../db/client.js';
 import { computeReport, loadJourney } from '../../reports/metrics.js';
-import { runCli } from '../../src/cli.js';
+import { runCliCaptured } from '../support/run-cli.js';
 import { openTestDb, testDatabaseUrl, type TestDb } from '../support/test-db.js';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
@@ -20,16 +19,7 @@ let work: string;
 let env: Record<string, string>;
 let pgDb: TestDb | undefined;
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => (out += d));
-  stderr.on('data', (d) => (err += d));
-  const code = await runCli(args, { stdout, stderr, env, now: () => new Date('2026-11-29T12:00:00Z'), interactive: false });
-  return { code, stdout: out, stderr: err };
-}
+const cli = (...args: string[]) => runCliCaptured(args, env, new Date('2026-11-29T12:00:00Z'));
 
 beforeAll(async () => {
   work = mkdtempSync(path.join(tmpdir(), 'ja-cli-'));

@@ -4,11 +4,10 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli.js';
+import { runCliCaptured } from '../support/run-cli.js';
 import { startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
 import { openTestDb, testDatabaseUrl, type TestDb } from '../support/test-db.js';
 import { fixturesDir } from '../support/worked-example.js';
@@ -20,16 +19,7 @@ let env: Record<string, string>;
 let pgDb: TestDb | undefined;
 let slack: FakeSlack;
 
-async function cli(args: string[], now = '2026-11-07T12:00:00Z'): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => (out += d));
-  stderr.on('data', (d) => (err += d));
-  const code = await runCli(args, { stdout, stderr, env, now: () => new Date(now), interactive: false });
-  return { code, stdout: out, stderr: err };
-}
+const cli = (args: string[], now = '2026-11-07T12:00:00Z') => runCliCaptured(args, env, new Date(now));
 
 /** The CLI as a separate process, as a cron job or a second machine would run it. */
 async function cliProcess(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

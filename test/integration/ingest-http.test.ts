@@ -3,7 +3,6 @@
 import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { count } from 'drizzle-orm';
@@ -12,7 +11,7 @@ import { imports } from '../../db/schema.js';
 import { computeReport, loadJourney } from '../../reports/metrics.js';
 import { ALL_TIME } from '../../reports/report-types.js';
 import type { RunningApp } from '../../src/app.js';
-import { runCli } from '../../src/cli.js';
+import { runCliCaptured } from '../support/run-cli.js';
 import { loadConfig } from '../../src/config.js';
 import { startLocalServer } from '../../src/local-server.js';
 import { createLogger } from '../../src/logger.js';
@@ -170,16 +169,7 @@ describe('bearerMatches', () => {
 });
 
 describe('the CLI sends a file to a running app', () => {
-  async function cli(env: Record<string, string>, ...args: string[]) {
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let out = '';
-    let err = '';
-    stdout.on('data', (d) => (out += d));
-    stderr.on('data', (d) => (err += d));
-    const code = await runCli(args, { stdout, stderr, env, now: () => new Date(), interactive: false });
-    return { code, stdout: out, stderr: err };
-  }
+  const cli = (env: Record<string, string>, ...args: string[]) => runCliCaptured(args, env);
 
   it('imports with --url and --token (no database of its own), and with INGEST_TOKEN from the environment', async () => {
     const file = path.join(work, 'cli.ndjson');

@@ -1,6 +1,6 @@
 // Benchmark helper run as its own process: streams one CSV export to a file and reports rows, time and peak RSS,
 // so the memory figure is the exporting process's alone. Usage: export-child.ts '<DbConfig JSON>' journey kind out.
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { createDb, type DbConfig } from '../db/client.js';
 import { exportCsv, type ExportKind } from '../reports/exports.js';
@@ -14,19 +14,20 @@ try {
   if (!journey) throw new Error(`no journey ${journeyId}`);
   const out = createWriteStream(outFile);
   const started = performance.now();
-  let newlines = 0;
-  let bytes = 0;
   for await (const chunk of exportCsv(handle.db, { journey, kind: kind as ExportKind, period: { from: null, to: null } })) {
-    for (let i = chunk.indexOf('\n'); i !== -1; i = chunk.indexOf('\n', i + 1)) newlines++;
-    bytes += Buffer.byteLength(chunk);
     if (!out.write(chunk)) await once(out, 'drain');
   }
   out.end();
   await once(out, 'finish');
   const ms = performance.now() - started;
   // maxRSS is the process's peak resident set in KiB, whatever was freed since.
-  const rows = newlines - 1;
-  process.stdout.write(`${JSON.stringify({ rows, bytes, ms, peakRssMiB: process.resourceUsage().maxRSS / 1024 })}\n`);
+  const peakRssMiB = process.resourceUsage().maxRSS / 1024;
+  // Rows are counted in the written file, after the clock stopped (the bench rows hold no line breaks).
+  let newlines = 0;
+  for await (const buf of createReadStream(outFile) as AsyncIterable<Buffer>) {
+    for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, i + 1)) newlines++;
+  }
+  process.stdout.write(`${JSON.stringify({ rows: newlines - 1, ms, peakRssMiB })}\n`);
 } finally {
   await handle.close();
 }

@@ -75,10 +75,20 @@ const isoUtc = (column: SQL, alias: string) =>
   sql`(extract(epoch from ${column}) * 1000)::bigint as ${sql.identifier(alias)}`;
 const TIME_COLUMNS = new Set(['converted_at', 'event_timestamp', 'entered_at', 'exited_at', 'at']);
 
-/** The CSV values of a fetched row: timestamps (epoch ms, as text or number) become ISO strings. */
-function rowValues(row: Record<string, unknown>, timeAt: readonly boolean[]): Array<string | null> {
-  const values = Object.values(row);
-  return values.map((v, i) => (v === null || v === undefined ? null : timeAt[i] ? new Date(Number(v)).toISOString() : String(v)));
+/**
+ * One fetched row as a CSV line, in one pass: a timestamp (epoch ms) becomes its ISO string, which never needs
+ * quoting or a formula guard; every other value goes through csvCell. Columns come in the query's select order.
+ */
+function csvRow(row: Record<string, unknown>, timeAt: readonly boolean[]): string {
+  let line = '';
+  let i = 0;
+  for (const key in row) {
+    const v = row[key];
+    const cell = v === null || v === undefined ? '' : timeAt[i] ? new Date(Number(v)).toISOString() : csvCell(String(v));
+    line += i === 0 ? cell : `,${cell}`;
+    i++;
+  }
+  return `${line}\n`;
 }
 
 function exportQuery(req: ExportRequest): SQL {
@@ -154,7 +164,7 @@ export function csvLines(rows: ReadonlyArray<ReadonlyArray<string | null>>): str
 }
 
 /** Rows per FETCH: enough that round trips hardly count, few enough that a batch's garbage stays small. */
-const FETCH_SIZE = 5_000;
+const FETCH_SIZE = 1_000;
 let cursorSeq = 0;
 
 /**
@@ -168,6 +178,9 @@ export async function* exportCsv(db: Db, req: ExportRequest): AsyncGenerator<str
   const handoff = new Handoff<string>();
   const producer = db
     .transaction(async (tx) => {
+      // Plan for the whole result, not for its first rows (a cursor's default): a million-row export then hashes
+      // the users once and sorts, instead of looking each one up — half the server time.
+      await tx.execute(sql`select set_config('cursor_tuple_fraction', '1', true)`);
       await tx.execute(sql`declare ${sql.raw(cursor)} no scroll cursor for ${exportQuery(req)}`);
       const fetchRows = () =>
         queryRows<Record<string, unknown>>(tx as unknown as Db, sql.raw(`fetch forward ${FETCH_SIZE} from ${cursor}`));
@@ -178,7 +191,11 @@ export async function* exportCsv(db: Db, req: ExportRequest): AsyncGenerator<str
         while (next) {
           const rows: Array<Record<string, unknown>> = await next;
           next = rows.length === FETCH_SIZE ? fetchRows() : null;
-          if (rows.length > 0) await handoff.put(csvLines(rows.map((r) => rowValues(r, timeAt))));
+          if (rows.length > 0) {
+            let text = '';
+            for (const row of rows) text += csvRow(row, timeAt);
+            await handoff.put(text);
+          }
         }
       } finally {
         await next?.catch(() => {});

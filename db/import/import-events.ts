@@ -401,6 +401,9 @@ class ImportRun {
       if (this.finalPass) return reject(item, reason);
       deferred.push(item);
       this.deferredEventIds.add(item.event.event_id);
+      const ev = item.event;
+      // A waiting entry line still wins over a later line for the same entry (or, without re-entry, the same user).
+      if (ev.type === 'journey_entry') this.deferredEntryLines.add(entryKey(ev.journey_id, ev.entry_id)).add(entryKey(ev.journey_id, ev.external_id));
     };
 
     for (const item of batch) {
@@ -428,7 +431,6 @@ class ImportRun {
         const key = entryKey(ev.journey_id, ev.entry_id);
         const userKey = entryKey(ev.journey_id, ev.external_id);
         if (waiting(this.deferredEntryLines, key) || (!journey.reentry && waiting(this.deferredEntryLines, userKey))) {
-          this.deferredEntryLines.add(key).add(userKey);
           wait(item, `entry "${ev.entry_id}" waited for an earlier line that could not be resolved`);
           continue;
         }

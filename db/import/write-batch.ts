@@ -77,7 +77,8 @@ export async function writeBatch(tx: Db, w: BatchWrites): Promise<void> {
         select n.j, n.e, n.u, n.ev, n.at, o.prev from nr n join ordered o on o.is_new and o.j = n.j and o.e = n.e
         returning journey_id, entered_at
       ),
-      moved as (select * from ordered where not is_new and old_prev is distinct from prev and (old_prev is null) <> (prev is null)),
+      -- Only a change between null and not null moves first_entries.
+      moved as (select * from ordered where not is_new and (old_prev is null) <> (prev is null)),
       upd as (
         update entries x set prev_entered_at = o.prev
         from (select * from ordered where not is_new and old_prev is distinct from prev) o

@@ -166,6 +166,11 @@ describe('Slack requests', () => {
     expect(slack.calls.slice(before).some((c) => c.method.startsWith('files.'))).toBe(false);
   });
 
+  it('answers without asking Slack for auth.test first (a partial Slack API is enough)', () => {
+    expect(slack.calls.some((c) => c.method === 'auth.test')).toBe(false);
+    expect(slack.responses.length).toBeGreaterThan(0);
+  });
+
   it('waits out a rate-limited chat.postMessage and posts once', async () => {
     slack.rateLimit('chat.postMessage', 1);
     const before = slack.calls.length;

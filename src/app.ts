@@ -64,16 +64,12 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningAp
     charts: chartSettingsFrom(config),
   };
 
+  // One workspace, one bot token: answering needs nothing else, so no auth.test runs before a request (a Slack
+  // API that is slow or partial, such as a proxy or a test double, must not hold every command up).
+  const authorize = async () => ({ botToken: config.SLACK_BOT_TOKEN });
+
   if (config.SLACK_APP_TOKEN) {
-    const app = new App({
-      token: config.SLACK_BOT_TOKEN,
-      appToken: config.SLACK_APP_TOKEN,
-      socketMode: true,
-      logger,
-      logLevel: boltLogLevel,
-      clientOptions,
-      tokenVerificationEnabled: false,
-    });
+    const app = new App({ authorize, appToken: config.SLACK_APP_TOKEN, socketMode: true, logger, logLevel: boltLogLevel, clientOptions });
     installSlackGuard(app, guard, inFlight, log);
     register(app, deps);
     app.error(async (err) => log.error('unhandled Slack listener error', err));
@@ -101,9 +97,7 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningAp
   });
   healthRoutes(receiver.router);
   opsRoutes(receiver.router, ops);
-  // No auth.test before the first request: answering needs only the token, and a Slack API that is slow or
-  // partial (a proxy, a test double) must not hold every command up.
-  const app = new App({ token: config.SLACK_BOT_TOKEN, receiver, logger, logLevel: boltLogLevel, clientOptions, tokenVerificationEnabled: false });
+  const app = new App({ authorize, receiver, logger, logLevel: boltLogLevel, clientOptions });
   installSlackGuard(app, guard, inFlight, log);
   register(app, deps);
   app.error(async (err) => log.error('unhandled Slack listener error', err));

@@ -1,6 +1,7 @@
 // Writes the benchmark data set as NDJSON (EVENTS.md): one large journey, its users' conversions, late lines.
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { mulberry32 } from '../db/seeded-random.js';
 
 export interface BenchDataOptions {
   /** Journey entries to generate (every figure of the benchmark is quoted per this number). */
@@ -52,17 +53,6 @@ export const BENCH_JOURNEY_LINE = JSON.stringify({
     { step_id: 's8', name: 'Last-chance SMS', kind: 'sms', campaign_id: 'cmp-5', next: [] },
   ],
 });
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const PLATFORMS = ['android', 'android', 'android', 'ios', 'ios', 'iOS', 'web', 'huawei'] as const;
 const OUTCOMES = ['score_high', 'score_low', 'score_low', 'webhook_timeout'] as const;

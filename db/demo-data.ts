@@ -2,6 +2,7 @@
 import type { Db } from './client.js';
 import { importEvents, type ImportProgress, type ImportSummary } from './import/import-events.js';
 import type { StepKind } from './import/parse-event.js';
+import { mulberry32, type Rng } from './seeded-random.js';
 
 export interface DemoOptions {
   /** The end of the demo's six weeks of activity: nothing is dated later. */
@@ -23,19 +24,6 @@ const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 const DAYS_OF_ACTIVITY = 42;
 
-type Rng = () => number;
-
-/** mulberry32: tiny, fast and good enough for demo data; the same seed always gives the same stream. */
-function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A stateless hash, so per-user traits (their device) need no table and do not shift the main stream. */
 function hash32(...values: number[]): number {

@@ -16,6 +16,7 @@ import {
   type JourneyLine,
   type MessageLine,
 } from '../support/reference-metrics.js';
+import { mulberry32 } from '../../db/seeded-random.js';
 
 const JOURNEY = 'prop';
 const BASE_MS = Date.UTC(2026, 10, 1); // 2026-11-01T00:00:00Z
@@ -85,17 +86,8 @@ const randomPeriod = fc.tuple(instant, instant).map(([a, b]): Period => ({
   to: new Date(Math.max(a, b)),
 }));
 
-/** A small deterministic PRNG, so one generated seed fixes every shuffle and spelling of a scenario. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+/** A seeded stream, so one generated seed fixes every shuffle and spelling of a scenario. */
+const random = mulberry32;
 
 function shuffle<T>(items: readonly T[], next: () => number): T[] {
   const out = [...items];

@@ -12,6 +12,7 @@ import { computeReport, loadJourney, splitPeriod } from '../../reports/metrics.j
 import { computeNaiveReport } from '../../reports/naive-metrics.js';
 import type { Period } from '../../reports/report-types.js';
 import { openTestDb, type TestDb } from '../support/test-db.js';
+import { mulberry32 } from '../../db/seeded-random.js';
 
 const BASE = Date.UTC(2026, 10, 1); // 2026-11-01T00:00:00Z
 const MIN = 60_000;
@@ -19,16 +20,7 @@ const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
 const at = (ms: number) => new Date(BASE + ms).toISOString();
 
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const random = mulberry32;
 
 type Line = Record<string, unknown>;
 

@@ -3,14 +3,12 @@ import { buildNoticeMessage } from '../reports/blocks/notice-blocks.js';
 import {
   EXPORT_KINDS,
   STEP_USER_STATUSES,
-  checkExportRequest,
-  exportRowCount,
+  countExportRows,
   type ExportKind,
   type ExportRequest,
   type StepUserStatus,
 } from '../reports/exports.js';
 import { matchStep } from '../reports/journey-lookup.js';
-import { computeReport } from '../reports/metrics.js';
 import { CommandUsageError, type Asker, type CommandAnswer, type CommandDeps } from './command-types.js';
 import { reportTarget, type ReportTarget } from './report-target.js';
 
@@ -45,8 +43,7 @@ export async function exportCommand(deps: CommandDeps, asker: Asker, args: strin
 }
 
 export async function exportAnswer(deps: CommandDeps, target: ReportTarget, request: ExportRequest): Promise<CommandAnswer> {
-  checkExportRequest(request);
-  const rows = exportRowCount(request, await computeReport(deps.db, target.journey, target.period));
+  const rows = await countExportRows(deps.db, request);
   if (rows === 0) {
     return {
       kind: 'message',

@@ -2,7 +2,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { queryRows, type Db } from '../db/client.js';
 import type { MessageStatus } from '../db/import/parse-event.js';
-import { cohortFilter } from './metrics.js';
+import { cohortFilter, computeReport } from './metrics.js';
 import type { JourneyInfo, JourneyReport, Period } from './report-types.js';
 
 import { EXPORT_KINDS, STEP_USER_STATUSES, type ExportKind, type StepUserStatus } from './export-kinds.js';
@@ -57,6 +57,12 @@ export function exportRowCount(req: ExportRequest, report: JourneyReport): numbe
       return req.status === 'entered' ? step.entry_count : step[req.status as MessageStatus];
     }
   }
+}
+
+/** Checks a request and counts its rows from the one metrics engine: what every surface asks before exporting. */
+export async function countExportRows(db: Db, req: ExportRequest): Promise<number> {
+  checkExportRequest(req);
+  return exportRowCount(req, await computeReport(db, req.journey, req.period));
 }
 
 export const EXPORT_COLUMNS: Record<ExportKind, string[]> = {

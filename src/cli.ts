@@ -11,9 +11,8 @@ import {
   EXPORT_KINDS,
   ExportRequestError,
   STEP_USER_STATUSES,
-  checkExportRequest,
+  countExportRows,
   exportCsv,
-  exportRowCount,
   type ExportKind,
   type ExportRequest,
   type StepUserStatus,
@@ -332,8 +331,7 @@ async function exportCommand(args: string[], io: CliIo, openDb: OpenDb): Promise
     stepId: values.step ?? null,
     status: (values.status as StepUserStatus | undefined) ?? null,
   };
-  checkExportRequest(req);
-  const rows = exportRowCount(req, await computeReport(db, journey, period));
+  const rows = await countExportRows(db, req);
   if (rows === 0) {
     write(io.stderr, `nothing to export: ${kind} of ${journey.journeyId} is 0 for this period`);
     return 0;

@@ -12,6 +12,9 @@ const ISO_WITH_ZONE =
   /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?([Zz]|[+-]\d{2}:\d{2})?$/;
 
 /** Checks an ISO-8601 timestamp and returns it as epoch milliseconds, or the reason it is unusable. */
+const FIRST_MS = Date.parse('0001-01-01T00:00:00.000Z');
+const LAST_MS = Date.parse('9999-12-31T23:59:59.999Z');
+
 export function parseTimestamp(value: string): { ok: true; ms: number } | { ok: false; reason: string } {
   const m = ISO_WITH_ZONE.exec(value);
   if (!m) return { ok: false, reason: `"${clip(value)}" is not an ISO-8601 timestamp (expected like 2026-11-01T09:00:00Z)` };
@@ -33,6 +36,11 @@ export function parseTimestamp(value: string): { ok: true; ms: number } | { ok: 
   }
   const ms = Date.parse(value.toUpperCase());
   if (Number.isNaN(ms)) return { ok: false, reason: `"${clip(value)}" is not a usable timestamp` };
+  // Stored and exported as UTC, which Postgres and ISO-8601 both write with four-digit years: year 0000, or an
+  // offset that carries 9999-12-31 over into year 10000, has no such form (it once failed a whole import batch).
+  if (ms < FIRST_MS || ms > LAST_MS) {
+    return { ok: false, reason: `"${clip(value)}" is outside the years 0001 to 9999 in UTC` };
+  }
   return { ok: true, ms };
 }
 

@@ -742,6 +742,22 @@ describe('rejected lines', () => {
     ]);
     expect(await overview()).toMatchObject({ total_entries: 1, entry_users: 1 });
   });
+
+  it('a timestamp whose UTC instant has no four-digit year is rejected as a line, not failing the batch', async () => {
+    const summary = await run([
+      journeyDef(),
+      entry('en-1', 'u-1', '2026-11-01T09:00:00Z'),
+      conversion('cv-0', 'u-1', '0000-06-01T00:00:00Z'),
+      entry('en-2', 'u-2', '9999-12-31T23:30:00-01:00'),
+      entry('en-3', 'u-3', '9999-12-31T23:59:59.999Z'),
+    ]);
+    expect(summary).toMatchObject({ status: 'completed', accepted: 3, rejected: 2 });
+    expect(byLine(summary.rejections)).toEqual([
+      { line: 3, reason: expect.stringMatching(/"at".*years 0001 to 9999/) },
+      { line: 4, reason: expect.stringMatching(/"at".*years 0001 to 9999/) },
+    ]);
+    expect(await overview()).toMatchObject({ total_entries: 2, entry_users: 2 });
+  });
 });
 
 describe('strict mode', () => {

@@ -237,6 +237,24 @@ describe('timestamps: ISO-8601 with a zone, millisecond precision or coarser', (
     expect(rejection(atAs(at))).toContain('"at"');
   });
 
+  it.each(['0000-06-01T00:00:00Z', '0001-01-01T00:30:00+01:00', '9999-12-31T23:30:00-01:00'])(
+    'rejects %s: outside the years 0001–9999 in UTC',
+    (at) => {
+      const reason = rejection(atAs(at));
+      expect(reason).toContain('"at"');
+      expect(reason).toMatch(/years 0001 to 9999/);
+    },
+  );
+
+  it.each([
+    { at: '0001-01-01T00:00:00Z', utc: '0001-01-01T00:00:00.000Z' },
+    { at: '9999-12-31T23:59:59.999Z', utc: '9999-12-31T23:59:59.999Z' },
+    { at: '0001-01-01T01:30:00+01:00', utc: '0001-01-01T00:30:00.000Z' },
+  ])('accepts the edge $at', ({ at, utc }) => {
+    const event = accepted(atAs(at));
+    expect(event.type === 'conversion' && event.at.toISOString()).toBe(utc);
+  });
+
   it.each(['2026-11-01', 'yesterday', '', '2026-11-01 09:00:00 UTC', '01/11/2026 09:00Z'])('rejects "%s": not ISO-8601', (at) => {
     expect(rejection(atAs(at))).toContain('"at"');
   });

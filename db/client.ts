@@ -47,7 +47,8 @@ async function openPostgres(url: string, poolSize: number): Promise<DbHandle> {
   const lockClient = await pool.connect();
   try {
     await lockClient.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
-    await migratePg(drizzlePg(pool, { schema }), { migrationsFolder });
+    // On the lock's own connection: a pool of one has no second one to give the migrator.
+    await migratePg(drizzlePg(lockClient, { schema }), { migrationsFolder });
   } finally {
     await lockClient.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => {});
     lockClient.release();

@@ -3,7 +3,7 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { createDb, type DbConfig } from '../db/client.js';
-import { exportCsv, type ExportKind } from '../reports/exports.js';
+import { exportCsvBytes, type ExportKind } from '../reports/exports.js';
 import { loadJourney } from '../reports/metrics.js';
 
 const [configJson, journeyId, kind, outFile] = process.argv.slice(2);
@@ -14,7 +14,7 @@ try {
   if (!journey) throw new Error(`no journey ${journeyId}`);
   const out = createWriteStream(outFile);
   const started = performance.now();
-  for await (const chunk of exportCsv(handle.db, { journey, kind: kind as ExportKind, period: { from: null, to: null } })) {
+  for await (const chunk of exportCsvBytes(handle.db, { journey, kind: kind as ExportKind, period: { from: null, to: null } })) {
     if (!out.write(chunk)) await once(out, 'drain');
   }
   out.end();

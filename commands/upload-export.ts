@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { WebClient } from '@slack/web-api';
 import type { Db } from '../db/client.js';
-import { exportCsv, type ExportRequest } from '../reports/exports.js';
+import { exportCsvBytes, type ExportRequest } from '../reports/exports.js';
 
 export interface UploadedExport {
   fileId: string;
@@ -26,11 +26,11 @@ export function exportFilename(req: ExportRequest): string {
   return `${req.journey.journeyId}-${req.kind}${step}-${period}.csv`.replace(/[^A-Za-z0-9._-]/g, '_');
 }
 
-/** Writes the export to a temporary file; memory holds one cursor batch at a time. */
+/** Writes the export to a temporary file; memory holds one chunk at a time. */
 async function writeCsvFile(db: Db, req: ExportRequest, dir: string, gzipAbove: number) {
   const csvPath = path.join(dir, exportFilename(req));
   const out = createWriteStream(csvPath);
-  for await (const chunk of exportCsv(db, req)) {
+  for await (const chunk of exportCsvBytes(db, req)) {
     if (!out.write(chunk)) await once(out, 'drain');
   }
   out.end();

@@ -2,12 +2,9 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
 import { sql, type SQL } from 'drizzle-orm';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import pg from 'pg';
 import * as schema from './schema.js';
@@ -56,6 +53,19 @@ async function openPostgres(url: string, poolSize: number): Promise<DbHandle> {
   return { db, kind: 'postgres', close: () => pool.end() };
 }
 
+/**
+ * PGlite (a WebAssembly Postgres) and its drizzle driver are loaded only when an embedded database is opened: a
+ * process on a Postgres server then never loads their bundle (a few MiB of resident memory, and start-up time).
+ */
+async function loadPglite() {
+  const [{ PGlite }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all([
+    import('@electric-sql/pglite'),
+    import('drizzle-orm/pglite'),
+    import('drizzle-orm/pglite/migrator'),
+  ]);
+  return { PGlite, drizzlePglite, migratePglite };
+}
+
 async function openPglite(dir: string | undefined, notice: (msg: string) => void): Promise<DbHandle> {
   let lock: DirLock | undefined;
   if (dir !== undefined) {
@@ -70,6 +80,7 @@ async function openPglite(dir: string | undefined, notice: (msg: string) => void
     }
   }
   try {
+    const { PGlite, drizzlePglite, migratePglite } = await loadPglite();
     const client = new PGlite(dir === undefined ? undefined : path.resolve(dir));
     await client.waitReady;
     const orm = drizzlePglite({ client, schema });
@@ -102,6 +113,7 @@ async function initialiseAtomically(dir: string): Promise<void> {
   const building = `${dir}.initialising`;
   rmSync(building, { recursive: true, force: true });
   mkdirSync(path.dirname(dir), { recursive: true });
+  const { PGlite } = await loadPglite();
   const client = new PGlite(building);
   await client.waitReady;
   await client.close();
@@ -118,6 +130,16 @@ function moveAsideHalfInitialised(dir: string, notice: (msg: string) => void): v
   const aside = `${dir}.incomplete-${Date.now()}`;
   renameSync(dir, aside);
   notice(`The database folder ${dir} was never fully initialised (no ${missing.join(', no ')}); moved it to ${aside} and starting fresh.`);
+}
+
+/**
+ * The node-postgres pool under a database opened on a Postgres server, for what drizzle does not offer (a COPY
+ * stream needs a connection of its own); null on PGlite and for a transaction, which run through drizzle only.
+ */
+export function postgresPool(db: Db): pg.Pool | null {
+  // drizzle keeps the driver's client on the database object as $client; Db, shared by both drivers, leaves it out.
+  const client = (db as { $client?: unknown }).$client;
+  return client instanceof pg.Pool ? client : null;
 }
 
 /** Runs raw SQL and returns its rows, whichever driver is underneath. */

@@ -12,7 +12,7 @@ import {
   ExportRequestError,
   STEP_USER_STATUSES,
   countExportRows,
-  exportCsv,
+  exportCsvBytes,
   type ExportKind,
   type ExportRequest,
   type StepUserStatus,
@@ -338,7 +338,7 @@ async function exportCommand(args: string[], io: CliIo, openDb: OpenDb): Promise
   }
   const temp = values.out ? `${values.out}.partial` : undefined;
   const out = temp ? createWriteStream(temp) : io.stdout;
-  for await (const chunk of exportCsv(db, req)) {
+  for await (const chunk of exportCsvBytes(db, req)) {
     if (!out.write(chunk)) await once(out, 'drain');
   }
   if (temp && values.out) {

@@ -1,7 +1,8 @@
 // `npm run bench`: generates the benchmark data set and measures, in one run and per database, import throughput,
 // report latency (engine and naive baseline), CSV export speed and memory, chart rendering and slash-command latency.
-// Prints a table and, last, one JSON line with every figure. Options: --entries N, --db postgres|pglite|both,
-// --runs N (report repetitions), --naive-runs N, --commands N, --concurrency N, --keep.
+// Prints a table and, last, one JSON line with every figure. Options: --entries N, --db postgres|pglite|both
+// (default: postgres when DATABASE_URL is set, else pglite), --runs N (report repetitions), --naive-runs N,
+// --commands N, --concurrency N, --keep. Progress lines on stderr carry the seconds since the database's start.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -57,7 +58,8 @@ function options(): Options {
   });
   // The benchmark is a developer's script: it reads DATABASE_URL itself rather than through the app's config.
   const databaseUrl = process.env.DATABASE_URL || undefined;
-  const db = values.db ?? (databaseUrl ? 'both' : 'pglite');
+  // One database a run unless asked for both: Postgres when DATABASE_URL names a server, else the embedded one.
+  const db = values.db ?? (databaseUrl ? 'postgres' : 'pglite');
   if (!['postgres', 'pglite', 'both'].includes(db)) throw new Error(`--db must be postgres, pglite or both, not ${db}`);
   if (db !== 'pglite' && !databaseUrl) throw new Error('--db postgres needs DATABASE_URL (a server where the bench may create a database)');
   const int = (name: string, v: string) => {
@@ -218,7 +220,8 @@ async function slashLatency(db: DbHandle, opts: Options): Promise<{ concurrent: 
 }
 
 async function benchDb(kind: DbKind, opts: Options, file: string, data: BenchDataSummary, workDir: string): Promise<Figures> {
-  const log = (msg: string) => process.stderr.write(`[${kind}] ${msg}\n`);
+  const since = performance.now();
+  const log = (msg: string) => process.stderr.write(`[${kind} +${((performance.now() - since) / 1000).toFixed(1)} s] ${msg}\n`);
   const opened = await openDb(kind, opts, workDir);
   let open = true;
   const f: Figures = {};

@@ -1,7 +1,6 @@
 // Delivers a CSV export into a Slack thread: streams it from the database to a temporary file (gzipped above
 // a size threshold), then uploads it with the three-call external upload that files.uploadV2 stands for.
 import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -26,15 +25,13 @@ export function exportFilename(req: ExportRequest): string {
   return `${req.journey.journeyId}-${req.kind}${step}-${period}.csv`.replace(/[^A-Za-z0-9._-]/g, '_');
 }
 
-/** Writes the export to a temporary file; memory holds one chunk at a time. */
+/**
+ * Writes the export to a temporary file; memory holds one chunk at a time. pipeline() waits for the file while it
+ * drains and, when the export fails, closes the file and ends the export (its connection goes back to the pool).
+ */
 async function writeCsvFile(db: Db, req: ExportRequest, dir: string, gzipAbove: number) {
   const csvPath = path.join(dir, exportFilename(req));
-  const out = createWriteStream(csvPath);
-  for await (const chunk of exportCsvBytes(db, req)) {
-    if (!out.write(chunk)) await once(out, 'drain');
-  }
-  out.end();
-  await once(out, 'finish');
+  await pipeline(Readable.from(exportCsvBytes(db, req)), createWriteStream(csvPath));
   const size = statSync(csvPath).size;
   if (size <= gzipAbove) return { file: csvPath, bytes: size, gzipped: false };
   const gzPath = `${csvPath}.gz`;

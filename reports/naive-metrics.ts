@@ -3,6 +3,7 @@
 // rollup, no denormalised entered_at. The test oracle of computeReport and the benchmark's baseline.
 import { sql } from 'drizzle-orm';
 import { queryRows, type Db } from '../db/client.js';
+import { attributionWindowEnd } from '../db/import/derived-state.js';
 import { assembleReport, cohortFilter, type EntryTotals, type MetricRows } from './metrics.js';
 import type { JourneyInfo, JourneyReport, Period } from './report-types.js';
 
@@ -19,7 +20,7 @@ export async function computeNaiveReport(db: Db, journey: JourneyInfo, period: P
       join j on c.event = j.conversion_event
       join entries e on e.journey_id = ${j} and e.user_id = c.user_id
         and c.at >= e.entered_at
-        and (e.exited_at is null or c.at <= e.exited_at + j.attribution_window_hours * interval '1 hour')
+        and (e.exited_at is null or c.at <= ${attributionWindowEnd(sql`e.exited_at`, sql`j.attribution_window_hours`)})
       order by c.event_id, e.entered_at desc, e.entry_id collate "C" desc
     ),
     firsts as (

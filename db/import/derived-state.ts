@@ -19,6 +19,16 @@ function scopeFilter(scope: Scope, userColumn: SQL, journeyColumn: SQL): SQL {
 }
 
 /**
+ * The last moment a conversion counts for an entry that exited at `exitedAt` (METRICS.md: "Stop Counting Conversion
+ * After User Exits"). Any window of 100,000,000 hours or more reaches past every storable timestamp (years
+ * 0001–9999 span less than 88 million hours), so it is clamped there: a larger one would overflow Postgres's
+ * interval and timestamp arithmetic and fail the batch, for a journey defined with a window meaning "forever".
+ */
+export function attributionWindowEnd(exitedAt: SQL, hours: SQL): SQL {
+  return sql`${exitedAt} + least(${hours}, 100000000) * interval '1 hour'`;
+}
+
+/**
  * Recomputes attribution for the scope; for a set of users, returns those of them who have conversions at all (the
  * others have no attribution to change: conversions are never removed).
  */
@@ -53,7 +63,7 @@ export async function recomputeAttribution(db: Db, scope: Scope): Promise<number
       cross join lateral (
         select c.event_id, c.user_id, c.at from conversions c
         where c.user_id = e.user_id and c.event = j.conversion_event and c.at >= e.entered_at
-          and (e.exited_at is null or c.at <= e.exited_at + j.attribution_window_hours * interval '1 hour')
+          and (e.exited_at is null or c.at <= ${attributionWindowEnd(sql`e.exited_at`, sql`j.attribution_window_hours`)})
         offset 0
       ) c
       where ${scopeWhere}

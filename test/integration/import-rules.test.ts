@@ -8,6 +8,7 @@ import { queryRows, toCount, type Db } from '../../db/client.js';
 import * as schema from '../../db/schema.js';
 import { importEvents, type ImportOptions, type ImportSummary, type Rejection } from '../../db/import/import-events.js';
 import { computeReport, loadJourney } from '../../reports/metrics.js';
+import { computeNaiveReport } from '../../reports/naive-metrics.js';
 import type { JourneyReport, Overview, Period } from '../../reports/report-types.js';
 import { openTestDb, type TestDb } from '../support/test-db.js';
 import type {
@@ -757,6 +758,21 @@ describe('rejected lines', () => {
       { line: 4, reason: expect.stringMatching(/"at".*years 0001 to 9999/) },
     ]);
     expect(await overview()).toMatchObject({ total_entries: 2, entry_users: 2 });
+  });
+});
+
+describe('attribution window', () => {
+  it.each([1e12, Number.MAX_VALUE])('a window of %d hours counts every later conversion, also for the naive SQL', async (hours) => {
+    const summary = await run([
+      journeyDef({ attribution_window_hours: hours }),
+      entry('en-1', 'u-1', '2026-11-01T09:00:00Z'),
+      exit('en-1', '2026-11-01T10:00:00Z'),
+      conversion('cv-1', 'u-1', '9999-12-31T23:59:59.999Z'),
+    ]);
+    expect(summary).toMatchObject({ status: 'completed', accepted: 4, rejected: 0 });
+    expect(await overview()).toMatchObject({ converted_users: 1, conversion_events: 1, total_exits: 0 });
+    const journey = (await loadJourney(db, WELCOME))!;
+    expect(await computeNaiveReport(db, journey, ALL_TIME)).toEqual(await report());
   });
 });
 

@@ -40,6 +40,10 @@ async function openPostgres(url: string, poolSize: number): Promise<DbHandle> {
   const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000, keepAlive: true });
   // An idle client losing its server must not crash the process; the next query reconnects.
   pool.on('error', () => {});
+  // Nor a checked-out one (a transaction, an export's COPY): pg-pool listens only while a client is idle, and an
+  // 'error' event with no listener is an uncaught exception. The work in flight fails with the error instead, and
+  // the client, no longer queryable, is dropped from the pool when it is released.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = drizzlePg(pool, { schema }) as unknown as Db;
   const lockClient = await pool.connect();
   try {

@@ -1,30 +1,111 @@
-// Opening a Postgres database: the migration runs on the connection that holds the migration lock.
+// Opening a Postgres database and losing it: the migration runs on the connection that holds the migration lock,
+// and a connection that drops while checked out (a transaction, an export's COPY) fails its work, not the process.
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
 import pg from 'pg';
 import { sql } from 'drizzle-orm';
-import { describe, expect, it } from 'vitest';
-import { createDb, queryRows } from '../../db/client.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDb, queryRows, type DbHandle } from '../../db/client.js';
+import { exportCsvBytes } from '../../reports/exports.js';
+import { loadJourney } from '../../reports/metrics.js';
+import { ALL_TIME } from '../../reports/report-types.js';
 import { testDatabaseUrl } from '../support/test-db.js';
 
+/** A TCP proxy to the server whose connections can be cut at once, as a network failure or a failover does. */
+async function startProxy(target: URL): Promise<{ port: number; cut(): void; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port || 5432), target.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => sockets.delete(s));
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    cut: () => {
+      for (const s of sockets) s.destroy();
+    },
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
 describe.skipIf(!testDatabaseUrl)('createDb on a Postgres server', () => {
-  it('migrates and answers with a pool of one connection', async () => {
-    const name = `ja_test_pool1_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const name = `ja_test_client_${process.pid}_${randomBytes(4).toString('hex')}`;
+  let url: URL;
+
+  beforeAll(async () => {
     const admin = new pg.Client({ connectionString: testDatabaseUrl });
     await admin.connect();
     await admin.query(`create database ${name}`);
+    await admin.end();
+    url = new URL(testDatabaseUrl!);
+    url.pathname = `/${name}`;
+  });
+
+  afterAll(async () => {
+    const admin = new pg.Client({ connectionString: testDatabaseUrl });
+    await admin.connect();
+    await admin.query(`drop database if exists ${name} with (force)`);
+    await admin.end();
+  });
+
+  it('migrates and answers with a pool of one connection', async () => {
+    const handle = await createDb({ kind: 'postgres', url: url.toString(), poolSize: 1 });
     try {
-      const url = new URL(testDatabaseUrl!);
-      url.pathname = `/${name}`;
-      const handle = await createDb({ kind: 'postgres', url: url.toString(), poolSize: 1 });
-      try {
-        const rows = await queryRows<{ n: unknown }>(handle.db, sql`select count(*) as n from journeys`);
-        expect(Number(rows[0]?.n)).toBe(0);
-      } finally {
-        await handle.close();
-      }
+      const rows = await queryRows<{ n: unknown }>(handle.db, sql`select count(*) as n from journeys`);
+      expect(Number(rows[0]?.n)).toBe(0);
     } finally {
-      await admin.query(`drop database if exists ${name} with (force)`);
-      await admin.end();
+      await handle.close();
     }
   }, 20_000);
+
+  describe('a connection cut while it is checked out', () => {
+    let proxy: Awaited<ReturnType<typeof startProxy>>;
+    let handle: DbHandle;
+
+    beforeAll(async () => {
+      proxy = await startProxy(url);
+      const viaProxy = new URL(url);
+      viaProxy.hostname = '127.0.0.1';
+      viaProxy.port = String(proxy.port);
+      handle = await createDb({ kind: 'postgres', url: viaProxy.toString(), poolSize: 2 });
+      await handle.db.execute(sql`insert into journeys (journey_id, name, attribution_window_hours, reentry) values ('cut', 'Cut', 1, true)`);
+      await handle.db.execute(sql`insert into users (external_id) select 'cut-' || lpad(g::text, 100, '0') from generate_series(1, 100000) g`);
+      await handle.db.execute(sql`
+        insert into entries (journey_id, entry_id, user_id, event_id, entered_at)
+        select 'cut', 'c' || u.id, u.id, 'cut-ev-' || u.id, timestamptz '2026-01-01T00:00:00Z' + u.id * interval '1 s' from users u`);
+    }, 30_000);
+
+    afterAll(async () => {
+      await handle?.close();
+      await proxy?.close();
+    });
+
+    // Without an error listener on a checked-out client, node-postgres's 'error' event is an uncaught exception,
+    // which fails this run (and would end the app).
+    it('fails a transaction with an error and the pool answers again', async () => {
+      const running = handle.db.transaction(async (tx) => {
+        await tx.execute(sql`select pg_sleep(5)`);
+      });
+      setTimeout(() => proxy.cut(), 300);
+      await expect(running).rejects.toThrow();
+      expect(await queryRows(handle.db, sql`select 1 as one`)).toEqual([{ one: 1 }]);
+    }, 20_000);
+
+    it("fails an export's COPY with an error and the pool answers again", async () => {
+      const journey = (await loadJourney(handle.db, 'cut'))!;
+      const reader = exportCsvBytes(handle.db, { journey, kind: 'entries', period: ALL_TIME });
+      await reader.next(); // the header
+      await reader.next(); // the COPY runs
+      proxy.cut();
+      await expect((async () => {
+        for (let r = await reader.next(); !r.done; r = await reader.next());
+      })()).rejects.toThrow();
+      expect(await queryRows(handle.db, sql`select 1 as one`)).toEqual([{ one: 1 }]);
+    }, 20_000);
+  });
 });

@@ -2,15 +2,13 @@
 // (the path PGlite takes) on hostile values, and a reader that stops early or falls behind costs no connection
 // and no memory. Runs only against the Postgres server of TEST_DATABASE_URL.
 import { sql } from 'drizzle-orm';
-import { drizzle } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { postgresPool, queryRows, type Db } from '../../db/client.js';
+import { createDb, postgresPool, queryRows, type Db } from '../../db/client.js';
 import { importEvents } from '../../db/import/import-events.js';
 import { EXPORT_KINDS, STEP_USER_STATUSES, exportCsv, exportCsvBytes, type ExportRequest } from '../../reports/exports.js';
 import { loadJourney } from '../../reports/metrics.js';
 import { ALL_TIME, type JourneyInfo, type Period } from '../../reports/report-types.js';
-import * as schema from '../../db/schema.js';
 import { openTestDb, testDatabaseUrl, type TestDb } from '../support/test-db.js';
 
 /** Cells that need care in CSV or in a spreadsheet; each is used as an External ID, in entry ids, step ids and reasons. */
@@ -87,12 +85,13 @@ const journeyOf = (journeyId: string): JourneyInfo => ({
 const testDbUrl = () => (db.config as { url: string }).url;
 
 /** The test database on a pool of one connection: were an export's connection leaked, the next query would wait in vain. */
+/** The app's own pool (createDb), of one connection: a connection it loses or keeps shows at once. */
 async function withPoolOfOne(run: (small: Db, pool: pg.Pool) => Promise<void>): Promise<void> {
-  const pool = new pg.Pool({ connectionString: testDbUrl(), max: 1, connectionTimeoutMillis: 5000 });
+  const handle = await createDb({ kind: 'postgres', url: testDbUrl(), poolSize: 1 });
   try {
-    await run(drizzle(pool, { schema }) as unknown as Db, pool);
+    await run(handle.db, postgresPool(handle.db)!);
   } finally {
-    await pool.end();
+    await handle.close();
   }
 }
 
@@ -272,6 +271,24 @@ describe.skipIf(!testDatabaseUrl)('CSV export through COPY (Postgres)', () => {
         );
         await admin.end();
         await expect(collect(reader)).rejects.toThrow(/canceling statement/);
+        expect(await queryRows(small, sql`select 1 as one`)).toEqual([{ one: 1 }]);
+      });
+    });
+
+    it('passes a connection lost mid-COPY on to the reader, without bringing the process down', async () => {
+      await withPoolOfOne(async (small) => {
+        const reader = exportCsvBytes(small, req);
+        await reader.next();
+        await reader.next();
+        const admin = new pg.Client({ connectionString: testDbUrl() });
+        await admin.connect();
+        await admin.query(
+          `select pg_terminate_backend(pid) from pg_stat_activity
+            where datname = current_database() and backend_type = 'client backend' and query like 'copy (select%'`,
+        );
+        await admin.end();
+        // An 'error' on a checked-out client with no listener is an uncaught exception: vitest fails the run.
+        await expect(collect(reader)).rejects.toThrow(/terminat/i);
         expect(await queryRows(small, sql`select 1 as one`)).toEqual([{ one: 1 }]);
       });
     });

@@ -7,6 +7,12 @@ export const PERIOD_HELP = `${PERIOD_WORDS.join(', ')}, or a date range like 202
 
 const MIN_YEAR = 1970;
 const MAX_YEAR = 2999;
+/** The instants a period may start or end at, for periods given as instants (the CLI's --from and --to). */
+export const PERIOD_BOUNDS = {
+  first: new Date(Date.UTC(MIN_YEAR, 0, 1)),
+  end: new Date(Date.UTC(MAX_YEAR + 1, 0, 1)),
+  text: `${MIN_YEAR}-01-01 to ${MAX_YEAR}-12-31`,
+} as const;
 
 export class PeriodError extends Error {
   override name = 'PeriodError';
@@ -58,7 +64,7 @@ export function parsePeriod(text: string, tz: string, now: Date): Period {
     if (!end.isValid) throw new PeriodError(`"${range[2]}" is not a real date`);
     // Year 0 and five-digit years have no ISO form the database reads: keep well inside both ends.
     if (start.year < MIN_YEAR || end.year > MAX_YEAR) {
-      throw new PeriodError(`"${text}" is outside the dates the app answers for: ${MIN_YEAR}-01-01 to ${MAX_YEAR}-12-31`);
+      throw new PeriodError(`"${text}" is outside the dates the app answers for: ${PERIOD_BOUNDS.text}`);
     }
     if (end < start) throw new PeriodError(`"${text}" ends before it starts: put the earlier date first`);
     return span(start, end.plus({ days: 1 }));

@@ -21,7 +21,7 @@ import { AmbiguousJourneyError, UnknownJourneyError, listJourneyNames, resolveJo
 import { computeReport, loadJourney } from '../reports/metrics.js';
 import { renderReportTable } from '../reports/report-table.js';
 import type { Period } from '../reports/report-types.js';
-import { isValidTimeZone } from '../reports/periods.js';
+import { PERIOD_BOUNDS, isValidTimeZone } from '../reports/periods.js';
 import { ScheduleError } from '../reports/schedules.js';
 import { ConfigError, dbConfigFrom, loadConfig } from './config.js';
 import { DIGEST_USAGE, DigestCliUsageError, digestCli } from './digest-cli.js';
@@ -81,6 +81,10 @@ function parseTime(value: string | undefined, flag: string): Date | null {
   const v = /^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00Z` : value;
   const parsed = parseTimestamp(v);
   if (!parsed.ok) throw new UsageError(`${flag}: ${parsed.reason}`);
+  // A period is cut at whole days and hours in the database, which cannot go past the year 9999.
+  if (parsed.ms < PERIOD_BOUNDS.first.getTime() || parsed.ms > PERIOD_BOUNDS.end.getTime()) {
+    throw new UsageError(`${flag}: ${value} is outside the dates the app answers for: ${PERIOD_BOUNDS.text}`);
+  }
   return new Date(parsed.ms);
 }
 

@@ -84,6 +84,14 @@ describe('import', () => {
     expect((await cli('report', 'welcome', '--from', '2026-11-01T00:00:00')).code).toBe(2);
     expect((await cli('frobnicate')).code).toBe(2);
   });
+
+  it('refuses a period outside 1970–2999, which the database could not cut at whole days', async () => {
+    const late = await cli('report', 'welcome', '--from', '9999-12-31T12:00:00Z');
+    expect(late.code).toBe(2);
+    expect(late.stderr).toMatch(/--from: 9999-12-31T12:00:00Z is outside the dates the app answers for: 1970-01-01 to 2999-12-31/);
+    expect((await cli('export', 'welcome', 'entries', '--to', '1969-12-31')).code).toBe(2);
+    expect((await cli('report', 'welcome', '--from', '2999-12-31', '--to', '3000-01-01', '--json')).stderr).not.toMatch(/outside the dates/);
+  });
 });
 
 describe('report and export', () => {

@@ -27,7 +27,7 @@ export function exportFilename(req: ExportRequest): string {
 
 /**
  * Writes the export to a temporary file; memory holds one chunk at a time. pipeline() waits for the file while it
- * drains and, when the export fails, closes the file and ends the export (its connection goes back to the pool).
+ * drains and, when the export fails, closes the file and ends the export (a COPY drops its connection).
  */
 async function writeCsvFile(db: Db, req: ExportRequest, dir: string, gzipAbove: number) {
   const csvPath = path.join(dir, exportFilename(req));

@@ -11,10 +11,11 @@ export type Platform = (typeof PLATFORMS)[number];
 const ISO_WITH_ZONE =
   /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?([Zz]|[+-]\d{2}:\d{2})?$/;
 
-/** Checks an ISO-8601 timestamp and returns it as epoch milliseconds, or the reason it is unusable. */
+/** The instants with a four-digit year in UTC: what Postgres and ISO-8601 text hold. */
 const FIRST_MS = Date.parse('0001-01-01T00:00:00.000Z');
 const LAST_MS = Date.parse('9999-12-31T23:59:59.999Z');
 
+/** Checks an ISO-8601 timestamp and returns it as epoch milliseconds, or the reason it is unusable. */
 export function parseTimestamp(value: string): { ok: true; ms: number } | { ok: false; reason: string } {
   const m = ISO_WITH_ZONE.exec(value);
   if (!m) return { ok: false, reason: `"${clip(value)}" is not an ISO-8601 timestamp (expected like 2026-11-01T09:00:00Z)` };

@@ -8,7 +8,7 @@ import { INTERNAL_TEXT, SLOW_TEXT, UNAVAILABLE_TEXT } from '../commands/error-an
 import { createDb } from '../db/client.js';
 import { loadDemoData } from '../db/demo-data.js';
 import { runNode } from '../test/support/child-process.js';
-import { signedRequest, slashCommandBody, startFakeSlack } from '../test/support/fake-slack.js';
+import { loopbackAppEnv, signedRequest, slashCommandBody, startFakeSlack } from '../test/support/fake-slack.js';
 
 const { values } = parseArgs({
   options: {
@@ -49,13 +49,7 @@ const database: Record<string, string> = databaseUrl ? { DATABASE_URL: databaseU
 const slack = await startFakeSlack();
 const app = runNode('src/main.ts', [], {
   ...database,
-  SLACK_BOT_TOKEN: 'xoxb-load',
-  SLACK_SIGNING_SECRET: SECRET,
-  SLACK_API_URL: slack.apiUrl,
-  PORT: '0',
-  HOST: '127.0.0.1',
-  LOG_LEVEL: 'info',
-  DIGEST_SCHEDULER: 'off',
+  ...loopbackAppEnv(slack, SECRET, { SLACK_BOT_TOKEN: 'xoxb-load', LOG_LEVEL: 'info', DIGEST_SCHEDULER: 'off' }),
 });
 const port = (await app.waitFor(/listening on http:\/\/127\.0\.0\.1:(\d+)\/slack\/events/))[1];
 

@@ -22,7 +22,7 @@ import type { FunnelChart } from '../reports/charts.js';
 import { startSlackApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
-import { signedRequest, slashCommandBody, startFakeSlack } from '../test/support/fake-slack.js';
+import { loopbackAppEnv, signedRequest, slashCommandBody, startFakeSlack } from '../test/support/fake-slack.js';
 import { BENCH_JOURNEY_ID, writeBenchEvents, type BenchDataSummary } from './generate.js';
 
 const NOW = new Date('2026-11-30T15:00:00Z');
@@ -174,14 +174,7 @@ async function chartRenderer(): Promise<((chart: FunnelChart) => Buffer) | null>
 /** 100 signed slash commands at concurrency 10 against the real app and a fake Slack: request to answer posted. */
 async function slashLatency(db: DbHandle, opts: Options): Promise<{ concurrent: number[]; sequential: number[] }> {
   const slack = await startFakeSlack({ userTz: TZ });
-  const config = loadConfig({
-    SLACK_BOT_TOKEN: 'xoxb-bench',
-    SLACK_SIGNING_SECRET: SECRET,
-    SLACK_API_URL: slack.apiUrl,
-    PORT: '0',
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'error',
-  });
+  const config = loadConfig(loopbackAppEnv(slack, SECRET, { SLACK_BOT_TOKEN: 'xoxb-bench' }));
   const app = await startSlackApp({ config, db: db.db, now: () => NOW, log: createLogger('error', () => {}) });
   const texts = [`overview ${BENCH_JOURNEY_ID}`, `steps ${BENCH_JOURNEY_ID}`, `overview ${BENCH_JOURNEY_ID} 7d`, `steps ${BENCH_JOURNEY_ID} 7d`];
   const times: number[] = [];

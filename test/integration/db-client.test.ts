@@ -1,15 +1,13 @@
 // Opening a Postgres database and losing it: the migration runs on the connection that holds the migration lock,
 // and a connection that drops while checked out (a transaction, an export's COPY) fails its work, not the process.
-import { randomBytes } from 'node:crypto';
 import net from 'node:net';
-import pg from 'pg';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, queryRows, type DbHandle } from '../../db/client.js';
 import { exportCsvBytes } from '../../reports/exports.js';
 import { loadJourney } from '../../reports/metrics.js';
 import { ALL_TIME } from '../../reports/report-types.js';
-import { testDatabaseUrl } from '../support/test-db.js';
+import { openTestDb, testDatabaseUrl, type TestDb } from '../support/test-db.js';
 
 /** A TCP proxy to the server whose connections can be cut at once, as a network failure or a failover does. */
 async function startProxy(target: URL): Promise<{ port: number; cut(): void; close(): Promise<void> }> {
@@ -34,23 +32,17 @@ async function startProxy(target: URL): Promise<{ port: number; cut(): void; clo
 }
 
 describe.skipIf(!testDatabaseUrl)('createDb on a Postgres server', () => {
-  const name = `ja_test_client_${process.pid}_${randomBytes(4).toString('hex')}`;
+  // A database of this file's own (created and dropped by openTestDb), opened again below with other pools.
+  let own: TestDb;
   let url: URL;
 
   beforeAll(async () => {
-    const admin = new pg.Client({ connectionString: testDatabaseUrl });
-    await admin.connect();
-    await admin.query(`create database ${name}`);
-    await admin.end();
-    url = new URL(testDatabaseUrl!);
-    url.pathname = `/${name}`;
+    own = await openTestDb();
+    url = new URL(own.env.DATABASE_URL!);
   });
 
   afterAll(async () => {
-    const admin = new pg.Client({ connectionString: testDatabaseUrl });
-    await admin.connect();
-    await admin.query(`drop database if exists ${name} with (force)`);
-    await admin.end();
+    await own?.close();
   });
 
   it('migrates and answers with a pool of one connection', async () => {

@@ -13,7 +13,7 @@ import { renderMessageAsText } from '../../reports/blocks/render-text.js';
 import { startSlackApp, type RunningApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
-import { signedRequest, slashCommandBody, startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
+import { loopbackAppEnv, signedRequest, slashCommandBody, startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
 import { assertWithinSlackLimits } from '../support/slack-limits.js';
 import { openTestDb, type TestDb } from '../support/test-db.js';
 import { fixturesDir } from '../support/worked-example.js';
@@ -164,16 +164,9 @@ describe('through Slack', () => {
 
   beforeAll(async () => {
     slack = await startFakeSlack({ userTz: 'UTC' });
-    const config = loadConfig({
-      SLACK_BOT_TOKEN: 'xoxb-test',
-      SLACK_SIGNING_SECRET: SECRET,
-      SLACK_API_URL: slack.apiUrl,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'error',
-      QUICKCHART_URL: 'https://charts.example.test',
-      DIGEST_SCHEDULER: 'off',
-    });
+    const config = loadConfig(
+      loopbackAppEnv(slack, SECRET, { QUICKCHART_URL: 'https://charts.example.test', DIGEST_SCHEDULER: 'off' }),
+    );
     app = await startSlackApp({ config, db: db.db, now: () => NOW, log: createLogger('error', () => {}) });
   });
 

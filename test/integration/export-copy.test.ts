@@ -95,6 +95,20 @@ async function withPoolOfOne(run: (small: Db, pool: pg.Pool) => Promise<void>): 
   }
 }
 
+/** Cancels the statement of, or terminates, every backend of this database running an export's COPY. */
+async function signalCopyBackends(how: 'pg_cancel_backend' | 'pg_terminate_backend'): Promise<void> {
+  const admin = new pg.Client({ connectionString: testDbUrl() });
+  await admin.connect();
+  try {
+    await admin.query(
+      `select ${how}(pid) from pg_stat_activity
+        where datname = current_database() and backend_type = 'client backend' and query like 'copy (select%'`,
+    );
+  } finally {
+    await admin.end();
+  }
+}
+
 /** Backends of this database running an export's COPY, seen from a connection of their own. */
 async function copyBackends(): Promise<Array<{ pid: number; wait_event: string | null }>> {
   const admin = new pg.Client({ connectionString: testDbUrl() });
@@ -263,13 +277,7 @@ describe.skipIf(!testDatabaseUrl)('CSV export through COPY (Postgres)', () => {
         const reader = exportCsvBytes(small, req);
         await reader.next();
         await reader.next();
-        const admin = new pg.Client({ connectionString: testDbUrl() });
-        await admin.connect();
-        await admin.query(
-          `select pg_cancel_backend(pid) from pg_stat_activity
-            where datname = current_database() and backend_type = 'client backend' and query like 'copy (select%'`,
-        );
-        await admin.end();
+        await signalCopyBackends('pg_cancel_backend');
         await expect(collect(reader)).rejects.toThrow(/canceling statement/);
         expect(await queryRows(small, sql`select 1 as one`)).toEqual([{ one: 1 }]);
       });
@@ -280,13 +288,7 @@ describe.skipIf(!testDatabaseUrl)('CSV export through COPY (Postgres)', () => {
         const reader = exportCsvBytes(small, req);
         await reader.next();
         await reader.next();
-        const admin = new pg.Client({ connectionString: testDbUrl() });
-        await admin.connect();
-        await admin.query(
-          `select pg_terminate_backend(pid) from pg_stat_activity
-            where datname = current_database() and backend_type = 'client backend' and query like 'copy (select%'`,
-        );
-        await admin.end();
+        await signalCopyBackends('pg_terminate_backend');
         // An 'error' on a checked-out client with no listener is an uncaught exception: vitest fails the run.
         await expect(collect(reader)).rejects.toThrow(/terminat/i);
         expect(await queryRows(small, sql`select 1 as one`)).toEqual([{ one: 1 }]);

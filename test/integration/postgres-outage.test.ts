@@ -15,7 +15,7 @@ import { importEvents, readLines } from '../../db/import/import-events.js';
 import { startSlackApp, type RunningApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
-import { signedRequest, slashCommandBody, startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
+import { loopbackAppEnv, signedRequest, slashCommandBody, startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
 
 const fixtures = fileURLToPath(new URL('../../../shared/fixtures/worked-examples/', import.meta.url));
 const SECRET = 'outage-signing-secret';
@@ -79,15 +79,7 @@ describe.skipIf('missing' in server)(title, () => {
     handle = await createDb({ kind: 'postgres', url: `postgres://postgres@127.0.0.1:${port}/postgres`, poolSize: 4 });
     await importEvents(handle.db, readLines(path.join(fixtures, 'events.ndjson')), { source: 'fixture' });
     slack = await startFakeSlack();
-    const config = loadConfig({
-      SLACK_BOT_TOKEN: 'xoxb-outage',
-      SLACK_SIGNING_SECRET: SECRET,
-      SLACK_API_URL: slack.apiUrl,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'error',
-      DIGEST_SCHEDULER: 'off',
-    });
+    const config = loadConfig(loopbackAppEnv(slack, SECRET, { SLACK_BOT_TOKEN: 'xoxb-outage', DIGEST_SCHEDULER: 'off' }));
     app = await startSlackApp({ config, db: handle.db, now: () => new Date('2026-11-29T12:00:00Z'), log: createLogger('error', () => {}) });
   }, 120_000);
 

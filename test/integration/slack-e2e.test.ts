@@ -8,7 +8,7 @@ import { exportAudit } from '../../db/schema.js';
 import { startSlackApp, type RunningApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
-import { signedRequest, slashCommandBody, startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
+import { loopbackAppEnv, signedRequest, slashCommandBody, startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
 import { openTestDb, type TestDb } from '../support/test-db.js';
 
 const fixtures = fileURLToPath(new URL('../../../shared/fixtures/worked-examples/', import.meta.url));
@@ -24,15 +24,7 @@ beforeAll(async () => {
   await importEvents(db.db, readLines(path.join(fixtures, 'events.ndjson')), { source: 'fixture' });
   slack = await startFakeSlack({ userTz: 'UTC' });
   logLines = [];
-  const config = loadConfig({
-    SLACK_BOT_TOKEN: 'xoxb-test',
-    SLACK_SIGNING_SECRET: SECRET,
-    SLACK_API_URL: slack.apiUrl,
-    PORT: '0',
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'error',
-    EXPORT_ALLOWED_USERS: 'U_ASKER,U_CLICKER',
-  });
+  const config = loadConfig(loopbackAppEnv(slack, SECRET, { EXPORT_ALLOWED_USERS: 'U_ASKER,U_CLICKER' }));
   app = await startSlackApp({ config, db: db.db, now: () => new Date('2026-11-29T12:00:00Z'), log: createLogger('error', (l) => logLines.push(l)) });
 });
 

@@ -180,6 +180,22 @@ export async function startFakeSlack(options: { userTz?: string } = {}): Promise
   };
 }
 
+/**
+ * The environment of an app that answers on a free loopback port, signs with `signingSecret` and calls this fake
+ * Slack; `extra` adds or overrides variables (a token of its own, export rules, DIGEST_SCHEDULER, LOG_LEVEL…).
+ */
+export function loopbackAppEnv(slack: FakeSlack, signingSecret: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    SLACK_BOT_TOKEN: 'xoxb-test',
+    SLACK_SIGNING_SECRET: signingSecret,
+    SLACK_API_URL: slack.apiUrl,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'error',
+    ...extra,
+  };
+}
+
 /** Headers and body of a request signed as Slack signs them (v0 HMAC-SHA256 of "v0:timestamp:body"). */
 export function signedRequest(secret: string, body: string, timestamp = Math.floor(Date.now() / 1000)) {
   const signature = `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:${body}`).digest('hex')}`;

@@ -1,7 +1,8 @@
 // Benchmark helper run as its own process: streams one CSV export to a file and reports rows, time and peak RSS,
 // so the memory figure is the exporting process's alone. Usage: export-child.ts '<DbConfig JSON>' journey kind out.
 import { createReadStream, createWriteStream } from 'node:fs';
-import { once } from 'node:events';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { createDb, type DbConfig } from '../db/client.js';
 import { exportCsvBytes, type ExportKind } from '../reports/exports.js';
 import { loadJourney } from '../reports/metrics.js';
@@ -12,13 +13,11 @@ const handle = await createDb(JSON.parse(configJson) as DbConfig);
 try {
   const journey = await loadJourney(handle.db, journeyId);
   if (!journey) throw new Error(`no journey ${journeyId}`);
-  const out = createWriteStream(outFile);
   const started = performance.now();
-  for await (const chunk of exportCsvBytes(handle.db, { journey, kind: kind as ExportKind, period: { from: null, to: null } })) {
-    if (!out.write(chunk)) await once(out, 'drain');
-  }
-  out.end();
-  await once(out, 'finish');
+  await pipeline(
+    Readable.from(exportCsvBytes(handle.db, { journey, kind: kind as ExportKind, period: { from: null, to: null } })),
+    createWriteStream(outFile),
+  );
   const ms = performance.now() - started;
   // maxRSS is the process's peak resident set in KiB, whatever was freed since.
   const peakRssMiB = process.resourceUsage().maxRSS / 1024;

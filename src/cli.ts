@@ -1,6 +1,8 @@
 // The command line: import events, print reports, stream CSV exports, load demo data.
 import { createWriteStream, existsSync, renameSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { createDb, type DbHandle } from '../db/client.js';
@@ -340,16 +342,16 @@ async function exportCommand(args: string[], io: CliIo, openDb: OpenDb): Promise
     write(io.stderr, `nothing to export: ${kind} of ${journey.journeyId} is 0 for this period`);
     return 0;
   }
-  const temp = values.out ? `${values.out}.partial` : undefined;
-  const out = temp ? createWriteStream(temp) : io.stdout;
-  for await (const chunk of exportCsvBytes(db, req)) {
-    if (!out.write(chunk)) await once(out, 'drain');
-  }
-  if (temp && values.out) {
-    (out as WriteStream).end();
-    await once(out, 'finish');
+  // pipeline() waits while the output drains and, when either side fails, closes the file and ends the export.
+  const csv = Readable.from(exportCsvBytes(db, req));
+  if (values.out) {
+    const temp = `${values.out}.partial`;
+    await pipeline(csv, createWriteStream(temp));
     renameSync(temp, values.out);
     write(io.stderr, `Wrote ${rows.toLocaleString('en-US')} rows to ${values.out}`);
+  } else {
+    // Standard output stays open for whatever the process writes after.
+    await pipeline(csv, io.stdout, { end: false });
   }
   return 0;
 }

@@ -164,3 +164,26 @@ export function toCount(value: unknown): number {
 export function arrayParam(values: readonly unknown[]): SQL {
   return sql`${sql.param(values)}`;
 }
+
+/**
+ * Statements of one connection (a transaction) run in the order they are added, each sent as soon as the one before
+ * it finishes, while the caller prepares the next: the database and this process work side by side instead of
+ * taking turns. A failed statement skips the ones after it, and done() throws its error.
+ */
+export class StatementPipeline {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  /** Queues a statement, then yields once, so that a statement with nothing before it is sent before the caller goes on. */
+  async add(run: () => Promise<unknown>): Promise<void> {
+    const next = this.tail.then(run);
+    // Observed by done(); without this a failure would count as unhandled until then.
+    next.catch(() => {});
+    this.tail = next;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  /** Waits for every statement added; throws the first failure. */
+  async done(): Promise<void> {
+    await this.tail;
+  }
+}

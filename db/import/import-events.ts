@@ -10,7 +10,7 @@ import { arrayParam, queryRows, toCount, type Db } from '../client.js';
 import { imports, journeys, steps } from '../schema.js';
 import { recomputeJourney } from './derived-state.js';
 import { parseEventLine, type EntryEvent, type ImportEvent, type JourneyDef, type JourneyEntryEvent } from './parse-event.js';
-import { emptyWrites, writeBatch, type BatchWrites, type KnownEntry } from './write-batch.js';
+import { emptyWrites, upsertUsers, writeBatch, type BatchWrites, type KnownEntry } from './write-batch.js';
 
 export interface Rejection {
   line: number;
@@ -63,6 +63,12 @@ interface PendingEvent extends Line {
 }
 
 class StrictRefusal extends Error {}
+
+/** A batch being written: when its event_ids are claimed, and when it has committed (or failed). */
+interface BatchWriting {
+  claimed: Promise<void>;
+  done: Promise<void>;
+}
 
 const entryKey = (journeyId: string, entryId: string) => `${journeyId}\u0000${entryId}`;
 /** Serialises import batches across processes: their lookups and writes must not interleave. */
@@ -118,8 +124,12 @@ class ImportRun {
   private journeys = new Map<string, JourneyInfo>();
   private batch: PendingEvent[] = [];
   private readonly batchSize: number;
-  /** The batch being written while the next one is parsed (the database and this process work side by side). */
-  private inflight: Promise<void> | null = null;
+  /**
+   * The batch being written while the next one is parsed (the database and this process work side by side), and
+   * the one before it, which may still be writing while the latest claims its event_ids (see writeInTransaction).
+   */
+  private inflight: BatchWriting | null = null;
+  private earlier: BatchWriting | null = null;
   private spoolDir: string | undefined;
   private spoolCount = 0;
   private pass = 0;
@@ -179,7 +189,7 @@ class ImportRun {
       }
     } finally {
       // Never leave a batch transaction running behind an error: the caller records the import as failed.
-      await this.inflight?.catch(() => {});
+      await this.inflight?.done.catch(() => {});
     }
   }
 
@@ -340,36 +350,84 @@ class ImportRun {
     return null;
   }
 
-  /** Starts writing the pending batch once the previous one is written; does not wait for it. */
+  /**
+   * Starts writing the pending batch; does not wait for it. At most two batches are open: the one before is
+   * awaited first.
+   */
   private async flush(inTx: InTransaction): Promise<void> {
     if (this.batch.length === 0) return;
-    await this.settle();
+    if (this.earlier) await this.earlier.done;
     const batch = this.batch;
     this.batch = [];
-    const writing = this.writeInTransaction(batch, inTx);
+    const previous = this.inflight;
+    let markClaimed!: () => void;
+    const claimed = new Promise<void>((resolve) => (markClaimed = resolve));
+    const done = this.writeInTransaction(batch, inTx, previous, markClaimed);
     // Observed by settle(); without this an error would count as unhandled until then.
-    writing.catch(() => {});
-    this.inflight = writing;
+    done.catch(() => {});
+    this.earlier = previous;
+    this.inflight = { claimed, done };
   }
 
-  /** Waits for the batch being written; rethrows its error. */
+  /** Waits for every batch being written; rethrows the first error. */
   private async settle(): Promise<void> {
     const writing = this.inflight;
     this.inflight = null;
-    if (writing) await writing;
+    this.earlier = null;
+    // A batch ends only after the one before it (it waits for it), so the latest covers both.
+    if (writing) await writing.done;
   }
 
-  private async writeInTransaction(batch: PendingEvent[], inTx: InTransaction): Promise<void> {
+  /**
+   * Writes one batch in its own transaction. In a transaction per batch, its event_ids are claimed while the
+   * batch before it (`previous`) still writes: the claim is one atomic insert, which waits only on ids that batch
+   * claimed too (the earlier line wins), and it is what the database spends the most time on per line. Claims go
+   * one batch after another (a batch claims once the one before has claimed), and everything else waits for the
+   * previous batch to commit and for the import lock, so the rules see what it stored. Claims insert in one order
+   * (see claimEventIds), so two imports claiming at once never deadlock. Ends only after `previous` ended.
+   */
+  private async writeInTransaction(batch: PendingEvent[], inTx: InTransaction, previous: BatchWriting | null, markClaimed: () => void): Promise<void> {
+    try {
+      await this.writeAfter(batch, inTx, previous, markClaimed);
+    } catch (err) {
+      // Never return (and let the import be recorded as failed) while the batch before is still writing.
+      await previous?.done.catch(() => {});
+      throw err;
+    } finally {
+      // A batch that failed before its claim must not hold the next one's claim back.
+      markClaimed();
+    }
+  }
+
+  private async writeAfter(batch: PendingEvent[], inTx: InTransaction, previous: BatchWriting | null, markClaimed: () => void): Promise<void> {
     const rejected: Array<[Line, string]> = [];
     const deferred: PendingEvent[] = [];
+    // Strict mode writes every batch in one transaction on one connection: nothing may run ahead there (a claim
+    // would see ids the batch before still releases).
+    const claimEarly = !this.options.strict;
+    if (!claimEarly) await previous?.done;
     await inTx(async (tx) => {
       // JIT compiles for ~100 ms once a statement's estimate crosses jit_above_cost, which batch statements do
       // when the statistics lag a growing table; each statement here runs for milliseconds, so never JIT.
-      await tx.execute(sql`select pg_advisory_xact_lock(${IMPORT_LOCK_KEY}), set_config('jit', 'off', true)`);
-      const claimed = await claimEventIds(tx, batch, this.importId);
+      await tx.execute(sql`select set_config('jit', 'off', true)`);
+      let claimed: Set<string> | undefined;
+      if (claimEarly) {
+        // After the previous batch's claim: a claim that ran ahead of it could take an id from an earlier line,
+        // and the previous batch would then wait on this one while this one waits for it.
+        await previous?.claimed;
+        claimed = await claimEventIds(tx, batch, this.importId);
+        markClaimed();
+      }
+      await previous?.done;
+      await tx.execute(sql`select pg_advisory_xact_lock(${IMPORT_LOCK_KEY})`);
+      claimed ??= await claimEventIds(tx, batch, this.importId);
+      // The users of the batch's new entries and conversions get their ids before the rules run, so that every row
+      // can be built while the database writes the one before it. A line then rejected or deferred may leave its user
+      // stored with nothing of theirs: a surrogate key, which no count reads.
+      const userIds = await upsertUsers(tx, batchUsers(batch, claimed));
       const writes = await this.resolveBatch(tx, batch, claimed, rejected, deferred);
       await releaseEventIds(tx, claimed, writes.eventIds);
-      await writeBatch(tx, writes);
+      await writeBatch(tx, writes, userIds);
       await this.saveProgress(tx);
     });
     // The callbacks run after the commit: a rejects file never names a line the database still might take.
@@ -510,14 +568,26 @@ function accept(writes: BatchWrites, seen: Set<string>, ev: PendingEvent['event'
  */
 async function claimEventIds(tx: Db, batch: PendingEvent[], importId: number): Promise<Set<string>> {
   const ids = [...new Set(batch.map((b) => b.event.event_id))];
+  // In one order: a claim waits on an id another transaction claimed and has not committed, and two claims that
+  // each wait on the other would deadlock.
   const rows = await queryRows<{ event_id: string }>(
     tx,
     sql`insert into event_ids (event_id, import_id)
         select id, ${importId} from unnest(${arrayParam(ids)}::text[]) as t(id)
+        order by id collate "C"
         on conflict (event_id) do nothing
         returning event_id`,
   );
   return new Set(rows.map((r) => r.event_id));
+}
+
+/** The external_ids of the users of the batch's claimed (not duplicate) entry and conversion lines. */
+function batchUsers(batch: PendingEvent[], claimed: Set<string>): string[] {
+  const users = new Set<string>();
+  for (const { event } of batch) {
+    if ((event.type === 'journey_entry' || event.type === 'conversion') && claimed.has(event.event_id)) users.add(event.external_id);
+  }
+  return [...users];
 }
 
 async function releaseEventIds(tx: Db, claimed: Set<string>, accepted: string[]): Promise<void> {

@@ -1,7 +1,7 @@
 // Writes one resolved import batch: the raw rows, the derived state they change and the rollups, in a few
 // set-based statements (rows travel as one JSON parameter per table) inside the batch's transaction.
-import { sql } from 'drizzle-orm';
-import { arrayParam, queryRows, type Db } from '../client.js';
+import { sql, type SQL } from 'drizzle-orm';
+import { arrayParam, queryRows, StatementPipeline, type Db } from '../client.js';
 import { recomputeAttribution, refreshEntryState, type BatchChanges } from './derived-state.js';
 import type {
   ConversionEvent,
@@ -46,20 +46,25 @@ const DAY_MS = 24 * HOUR_MS;
 const rowsParam = (rows: readonly object[]) => sql`${JSON.stringify(rows)}::json`;
 const GRAINS = sql`cross join (values ('day'), ('hour')) as g(grain)`;
 
-/** Writes the batch's rows (their event_ids are claimed in the ledger already) and the state they change. */
-export async function writeBatch(tx: Db, w: BatchWrites): Promise<void> {
+/**
+ * Writes the batch's rows (their event_ids are claimed in the ledger already, their users upserted: `userIds` maps
+ * the external_id of every new entry and conversion) and the state they change. Each statement's rows are built
+ * while the database runs the statement before it.
+ */
+export async function writeBatch(tx: Db, w: BatchWrites, userIds: ReadonlyMap<string, number>): Promise<void> {
   if (w.eventIds.length === 0) return;
-  const userIds = await upsertUsers(tx, [...new Set([...w.entries.map((e) => e.external_id), ...w.conversions.map((c) => c.external_id)])]);
   const userOf = (entry: KnownEntry) => entry.userId ?? userIds.get(entry.externalId!)!;
+  const pipe = new StatementPipeline();
 
   if (w.entries.length > 0) {
     const rows = w.entries.map((e) => ({ j: e.journey_id, e: e.entry_id, u: userIds.get(e.external_id)!, ev: e.event_id, at: e.at.toISOString() }));
     // prev_entered_at (the same user's previous entry in the journey) is set on insert, from the user's stored
     // entries and the batch's; a stored entry that a late one slots in before gets its own corrected, and its
     // first_entries contribution moves with it.
-    await tx.execute(sql`
+    const param = rowsParam(rows);
+    await pipe.add(() => tx.execute(sql`
       with nr as (
-        select * from json_to_recordset(${rowsParam(rows)}) as t(j text, e text, u int, ev text, at timestamptz)
+        select * from json_to_recordset(${param}) as t(j text, e text, u int, ev text, at timestamptz)
       ),
       everything as (
         select x.ctid as row_id, x.journey_id as j, x.entry_id as e, x.entered_at as en, x.user_id as u,
@@ -93,7 +98,7 @@ export async function writeBatch(tx: Db, w: BatchWrites): Promise<void> {
       )
       update journeys j set last_activity_at = greatest(j.last_activity_at, t.latest)
       from (select journey_id, max(entered_at) as latest from ins group by journey_id) t
-      where j.journey_id = t.journey_id`);
+      where j.journey_id = t.journey_id`));
   }
   if (w.exits.length > 0) {
     const rows = w.exits.map(({ event: x, entry }) => ({
@@ -104,10 +109,11 @@ export async function writeBatch(tx: Db, w: BatchWrites): Promise<void> {
       r: x.reason ?? null,
       at: x.at.toISOString(),
     }));
-    await tx.execute(sql`
+    const param = rowsParam(rows);
+    await pipe.add(() => tx.execute(sql`
       update entries e set exited_at = t.at, exit_event_id = t.ev, exit_reason = t.r
-      from json_to_recordset(${rowsParam(rows)}) as t(u int, j text, e text, ev text, r text, at timestamptz)
-      where e.user_id = t.u and e.journey_id = t.j and e.entry_id = t.e and e.exited_at is null`);
+      from json_to_recordset(${param}) as t(u int, j text, e text, ev text, r text, at timestamptz)
+      where e.user_id = t.u and e.journey_id = t.j and e.entry_id = t.e and e.exited_at is null`));
   }
   if (w.stepEntries.length > 0) {
     const rows = w.stepEntries.map(({ event: s, entry }) => ({
@@ -119,7 +125,8 @@ export async function writeBatch(tx: Db, w: BatchWrites): Promise<void> {
       en: iso(entry.enteredAtMs),
       at: s.at.toISOString(),
     }));
-    await insertStepEntries(tx, rows);
+    const statement = insertStepEntries(rows);
+    await pipe.add(() => tx.execute(statement));
   }
   if (w.messages.length > 0) {
     const rows = w.messages.map(({ event: m, entry }) => [
@@ -134,16 +141,17 @@ export async function writeBatch(tx: Db, w: BatchWrites): Promise<void> {
       m.reason ?? null,
       m.at.toISOString(),
     ]);
-    await tx.execute(sql`
+    const param = rowsParam(rows);
+    await pipe.add(() => tx.execute(sql`
       insert into messages (event_id, journey_id, entry_id, step_id, user_id, entered_at, status, platform, reason, at)
       select r->>0, r->>1, r->>2, r->>3, (r->>4)::int, (r->>5)::timestamptz, r->>6, r->>7, r->>8, (r->>9)::timestamptz
-      from jsonb_array_elements(${rowsParam(rows)}::jsonb) as r`);
-    await addToRollup(
-      tx,
+      from jsonb_array_elements(${param}::jsonb) as r`));
+    const rollup = addToRollup(
       'message_rollups',
       ['step_id', 'status', 'platform'],
       w.messages.map(({ event: m, entry }) => ({ journeyId: m.journey_id, enteredAtMs: entry.enteredAtMs, key: [m.step_id, m.status, m.platform ?? ''] })),
     );
+    await pipe.add(() => tx.execute(rollup));
   }
   if (w.outcomes.length > 0) {
     const rows = w.outcomes.map(({ event: o, entry }) => [
@@ -156,22 +164,24 @@ export async function writeBatch(tx: Db, w: BatchWrites): Promise<void> {
       o.outcome,
       o.at.toISOString(),
     ]);
-    await tx.execute(sql`
+    const param = rowsParam(rows);
+    await pipe.add(() => tx.execute(sql`
       insert into step_outcomes (event_id, journey_id, entry_id, step_id, user_id, entered_at, outcome, at)
       select r->>0, r->>1, r->>2, r->>3, (r->>4)::int, (r->>5)::timestamptz, r->>6, (r->>7)::timestamptz
-      from jsonb_array_elements(${rowsParam(rows)}::jsonb) as r`);
-    await addToRollup(
-      tx,
+      from jsonb_array_elements(${param}::jsonb) as r`));
+    const rollup = addToRollup(
       'outcome_rollups',
       ['step_id', 'outcome'],
       w.outcomes.map(({ event: o, entry }) => ({ journeyId: o.journey_id, enteredAtMs: entry.enteredAtMs, key: [o.step_id, o.outcome] })),
     );
+    await pipe.add(() => tx.execute(rollup));
   }
   if (w.conversions.length > 0) {
     const rows = w.conversions.map((c) => ({ ev: c.event_id, u: userIds.get(c.external_id)!, n: c.event, at: c.at.toISOString() }));
-    await tx.execute(sql`
+    const param = rowsParam(rows);
+    await pipe.add(() => tx.execute(sql`
       insert into conversions (event_id, user_id, event, at)
-      select ev, u, n, at from json_to_recordset(${rowsParam(rows)}) as t(ev text, u int, n text, at timestamptz)`);
+      select ev, u, n, at from json_to_recordset(${param}) as t(ev text, u int, n text, at timestamptz)`));
   }
 
   // Attribution is per user: the users whose entries, exits or conversions arrived are the ones it can change for.
@@ -179,9 +189,7 @@ export async function writeBatch(tx: Db, w: BatchWrites): Promise<void> {
   for (const c of w.conversions) touchedUsers.add(userIds.get(c.external_id)!);
   for (const e of w.entries) touchedUsers.add(userIds.get(e.external_id)!);
   for (const x of w.exits) touchedUsers.add(userOf(x.entry));
-  const attributionUsers = await recomputeAttribution(tx, { users: [...touchedUsers] });
-  const changes: BatchChanges = {
-    attributionUsers,
+  const changes: Omit<BatchChanges, 'attributionUsers'> = {
     steppedEntries: {
       journeyIds: w.stepEntries.map((r) => r.event.journey_id),
       entryIds: w.stepEntries.map((r) => r.event.entry_id),
@@ -189,7 +197,9 @@ export async function writeBatch(tx: Db, w: BatchWrites): Promise<void> {
     newEntries: { journeyIds: w.entries.map((e) => e.journey_id), entryIds: w.entries.map((e) => e.entry_id) },
     exits: { journeyIds: w.exits.map((x) => x.event.journey_id), entryIds: w.exits.map((x) => x.event.entry_id) },
   };
-  await refreshEntryState(tx, changes);
+  await pipe.done();
+  const attributionUsers = await recomputeAttribution(tx, { users: [...touchedUsers] });
+  await refreshEntryState(tx, { attributionUsers, ...changes });
 }
 
 interface StepEntryRow {
@@ -206,8 +216,8 @@ interface StepEntryRow {
  * Inserts step entries with their prev_entered_at (the same user's previous step entry at the step), corrects the
  * stored ones a late arrival slots in before, and moves the step_entry_rollups by exactly what changed.
  */
-async function insertStepEntries(tx: Db, rows: StepEntryRow[]): Promise<void> {
-  await tx.execute(sql`
+function insertStepEntries(rows: StepEntryRow[]): SQL {
+  return sql`
     with nr as (
       select * from json_to_recordset(${rowsParam(rows)}) as t(ev text, j text, e text, s text, u int, en timestamptz, at timestamptz)
     ),
@@ -247,10 +257,11 @@ async function insertStepEntries(tx: Db, rows: StepEntryRow[]): Promise<void> {
     group by 1, 2, 3, 4
     on conflict (journey_id, grain, bucket, step_id) do update set
       entries = step_entry_rollups.entries + excluded.entries,
-      first_users = step_entry_rollups.first_users + excluded.first_users`);
+      first_users = step_entry_rollups.first_users + excluded.first_users`;
 }
 
-async function upsertUsers(tx: Db, externalIds: string[]): Promise<Map<string, number>> {
+/** The users' surrogate ids, inserting the users not stored yet. */
+export async function upsertUsers(tx: Db, externalIds: string[]): Promise<Map<string, number>> {
   if (externalIds.length === 0) return new Map();
   // The select does not see the insert's rows (one snapshot), so the two halves never overlap.
   const rows = await queryRows<{ id: number; external_id: string }>(
@@ -276,7 +287,7 @@ interface RollupItem {
  * Adds one to the count of each item's (journey, UTC day and hour of entered_at, key) in an append-only rollup:
  * counted here, so the database receives a few hundred sums instead of aggregating every row again.
  */
-async function addToRollup(tx: Db, table: 'message_rollups' | 'outcome_rollups', keyColumns: string[], items: RollupItem[]): Promise<void> {
+function addToRollup(table: 'message_rollups' | 'outcome_rollups', keyColumns: string[], items: RollupItem[]): SQL {
   const sums = new Map<string, { row: unknown[]; count: number }>();
   for (const item of items) {
     for (const [grain, unit] of [['day', DAY_MS], ['hour', HOUR_MS]] as const) {
@@ -293,9 +304,9 @@ async function addToRollup(tx: Db, table: 'message_rollups' | 'outcome_rollups',
     const v = sql`(r->>${sql.raw(String(i))})`;
     return c === 'bucket' ? sql`${v}::timestamptz` : c === 'count' ? sql`${v}::int` : v;
   });
-  await tx.execute(sql`
+  return sql`
     insert into ${sql.identifier(table)} (${sql.raw(columns.join(', '))})
     select ${sql.join(values, sql`, `)} from jsonb_array_elements(${rowsParam(rows)}::jsonb) as r
     on conflict (journey_id, grain, bucket, ${sql.raw(keyColumns.join(', '))})
-    do update set count = ${sql.identifier(table)}.count + excluded.count`);
+    do update set count = ${sql.identifier(table)}.count + excluded.count`;
 }

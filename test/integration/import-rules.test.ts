@@ -1,12 +1,14 @@
 // Every rule of EVENTS.md as a scenario with explicit UTC timestamps: what an import accepts, skips and rejects, and what the metrics then say.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { getTableName, is, sql } from 'drizzle-orm';
 import { PgTable } from 'drizzle-orm/pg-core';
 import { queryRows, toCount, type Db } from '../../db/client.js';
 import * as schema from '../../db/schema.js';
-import { importEvents, type ImportOptions, type ImportSummary, type Rejection } from '../../db/import/import-events.js';
+import { importEvents, readLines, type ImportOptions, type ImportSummary, type Rejection } from '../../db/import/import-events.js';
 import { computeReport, loadJourney } from '../../reports/metrics.js';
 import { computeNaiveReport } from '../../reports/naive-metrics.js';
 import type { JourneyReport, Overview, Period } from '../../reports/report-types.js';
@@ -250,6 +252,51 @@ describe('event_id is unique across all events', () => {
     // line 3 names no step of the journey, so ev-x is not stored when line 4 comes
     expect(summary).toMatchObject({ accepted: 3, duplicates: 0, rejected: 1 });
     expect(await step('s1')).toMatchObject({ sent: 0, clicked: 1 });
+  });
+
+  // A batch claims its event_ids while the one before it still writes (on Postgres, in another transaction): a
+  // claim that ran ahead of the previous batch's would take its ids from the earlier lines, or leave the two batches
+  // waiting on each other.
+  it('when every batch repeats an event_id of the batch before, the earlier line wins every time', async () => {
+    const entries: ContractLine[] = [journeyDef()];
+    for (let i = 0; i < 20; i++) entries.push(entry(`en-${i}`, `u-${i}`, '2026-11-01T09:00:00Z'));
+    await run(entries);
+    // Batches of two: [m-000, m-001], then [m-001 again, m-002], [m-002 again, m-003], …: each batch's claim first
+    // waits on an id the batch before claimed, then takes the id the batch after it repeats.
+    const id = (i: number) => `m-${String(i).padStart(3, '0')}`;
+    const sent = (i: number) => message(id(i), `en-${i % 20}`, 's1', 'sent', '2026-11-01T09:00:01Z');
+    const lines: ContractLine[] = [sent(0), sent(1)];
+    for (let i = 2; i <= 1000; i++) lines.push(message(id(i - 1), `en-${i % 20}`, 's1', 'failed', '2026-11-01T09:00:02Z'), sent(i));
+    const summary = await run(lines, { batchSize: 2 });
+    expect(summary).toMatchObject({ status: 'completed', accepted: 1001, duplicates: 999, rejected: 0 });
+    expect(await step('s1')).toMatchObject({ sent: 1001, failed: 0 });
+  });
+
+  it('two imports at once with the same event_ids in opposite orders store each event once, and neither fails', async () => {
+    const entries: ContractLine[] = [journeyDef()];
+    for (let i = 0; i < 20; i++) entries.push(entry(`en-${i}`, `u-${i}`, '2026-11-01T09:00:00Z'));
+    await run(entries);
+    const messages: ContractLine[] = [];
+    for (let i = 0; i < 20000; i++) messages.push(message(`m-${String(i).padStart(5, '0')}`, `en-${i % 20}`, 's1', 'sent', '2026-11-01T09:00:01Z'));
+    // One batch each, claimed at the same time (imports claim before they take the import lock): claims in line order
+    // would meet in the middle, each waiting on an id the other holds, and the server would fail one of them. Read
+    // from files, so that the two imports parse side by side and send their claims together.
+    const dir = mkdtempSync(path.join(tmpdir(), 'opposite-'));
+    try {
+      const files = [messages, [...messages].reverse()].map((lines, i) => {
+        const file = path.join(dir, `${i}.ndjson`);
+        writeFileSync(file, lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+        return file;
+      });
+      const [forward, backward] = await Promise.all(files.map((file) => importEvents(db, readLines(file), { source: file })));
+      expect(forward!.status).toBe('completed');
+      expect(backward!.status).toBe('completed');
+      expect(forward!.accepted + backward!.accepted).toBe(20000);
+      expect(forward!.duplicates + backward!.duplicates).toBe(20000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(await step('s1')).toMatchObject({ sent: 20000 });
   });
 
   it('re-importing the worked example changes no metric', async () => {

@@ -57,6 +57,9 @@ export const BENCH_JOURNEY_LINE = JSON.stringify({
 const PLATFORMS = ['android', 'android', 'android', 'ios', 'ios', 'iOS', 'web', 'huawei'] as const;
 const OUTCOMES = ['score_high', 'score_low', 'score_low', 'webhook_timeout'] as const;
 
+/** Lines of one day a packed sort key can index (see flushBefore). */
+const INDEX_SPAN = 2 ** 25;
+
 interface Pending {
   /** When the line reaches the file: its timestamp, or later for a late line. */
   key: number;
@@ -81,12 +84,14 @@ export async function writeBenchEvents(file: string, options: BenchDataOptions):
   let eventSeq = 0;
   let chunk: string[] = [];
 
+  const writeChunk = async () => {
+    const text = chunk.join('');
+    chunk = [];
+    if (!out.write(text)) await once(out, 'drain');
+  };
   const write = async (text: string) => {
     chunk.push(text);
-    if (chunk.length >= 4096) {
-      if (!out.write(chunk.join(''))) await once(out, 'drain');
-      chunk = [];
-    }
+    if (chunk.length >= 4096) await writeChunk();
   };
   const emit = (ms: number, body: string, late = false) => {
     if (ms > nowMs) return false;
@@ -99,7 +104,11 @@ export async function writeBenchEvents(file: string, options: BenchDataOptions):
     let bucket = buckets.get(day);
     if (!bucket) buckets.set(day, (bucket = []));
     const id = (eventSeq++).toString(36);
-    bucket.push({ key, line: `{"type":${body},"event_id":"b-${id}","at":"${new Date(ms).toISOString()}"}\n` });
+    const line = `{"type":${body},"event_id":"b-${id}","at":"${new Date(ms).toISOString()}"}\n`;
+    // Flattened now (charCodeAt does), while its pieces are young: a line kept for days as a rope of a dozen
+    // strings made garbage collection and the final join cost more than generating it.
+    line.charCodeAt(0);
+    bucket.push({ key, line });
     summary.lines++;
     return true;
   };
@@ -108,8 +117,16 @@ export async function writeBenchEvents(file: string, options: BenchDataOptions):
       if (d >= day) break;
       const bucket = buckets.get(d)!;
       buckets.delete(d);
-      bucket.sort((a, b) => a.key - b.key);
-      for (const p of bucket) await write(p.line);
+      // In arrival order, ties in the order emitted: (ms into the day, index) packed into one double (27 + 25 bits)
+      // and sorted natively, which is several times faster than a comparator over a day's ~25,000 lines.
+      if (bucket.length >= INDEX_SPAN) throw new Error(`more than ${INDEX_SPAN} lines reach the file on one day`);
+      const order = new Float64Array(bucket.length);
+      for (let i = 0; i < bucket.length; i++) order[i] = (bucket[i]!.key - d * DAY) * INDEX_SPAN + i;
+      order.sort();
+      for (const packed of order) {
+        chunk.push(bucket[packed % INDEX_SPAN]!.line);
+        if (chunk.length >= 4096) await writeChunk();
+      }
     }
   };
 

@@ -6,11 +6,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { eq, sql } from 'drizzle-orm';
-import { arrayParam, queryRows, toCount, type Db } from '../client.js';
+import { arrayParam, postgresPool, queryRows, toCount, type Db } from '../client.js';
 import { imports, journeys, steps } from '../schema.js';
 import { recomputeJourney } from './derived-state.js';
 import { parseEventLine, type EntryEvent, type ImportEvent, type JourneyDef, type JourneyEntryEvent } from './parse-event.js';
-import { emptyWrites, upsertUsers, writeBatch, type BatchWrites, type KnownEntry } from './write-batch.js';
+import { emptyWrites, writeBatch, type BatchWrites, type KnownEntry } from './write-batch.js';
 
 export interface Rejection {
   line: number;
@@ -73,6 +73,12 @@ interface BatchWriting {
 const entryKey = (journeyId: string, entryId: string) => `${journeyId}\u0000${entryId}`;
 /** Serialises import batches across processes: their lookups and writes must not interleave. */
 const IMPORT_LOCK_KEY = 7_316_002;
+/**
+ * Held shared by every batch that claims its event_ids ahead of the import lock, and exclusively by a strict import
+ * for its whole transaction (which takes the import lock at once and keeps it, and claims under it): a strict
+ * import never waits on an id claimed ahead by a batch that in turn waits for it.
+ */
+const CLAIM_AHEAD_GATE_KEY = 7_316_003;
 
 export async function importEvents(db: Db, lines: AsyncIterable<string>, options: ImportOptions): Promise<ImportSummary> {
   const [record] = await db
@@ -80,11 +86,18 @@ export async function importEvents(db: Db, lines: AsyncIterable<string>, options
     .values({ source: options.source, strict: options.strict ?? false, status: 'running' })
     .returning({ id: imports.id });
   const importId = record!.id;
-  const run = new ImportRun(importId, options);
+  // Claiming ahead needs a second connection while a batch writes: on Postgres with a pool of two or more. (PGlite
+  // runs one transaction at a time; a pool of one would make the next batch wait for a connection and time out.)
+  const pool = postgresPool(db);
+  const claimAhead = !options.strict && pool !== null && (pool.options.max ?? 10) >= 2;
+  const run = new ImportRun(importId, options, claimAhead);
   try {
     if (options.strict) {
       try {
         await db.transaction(async (tx) => {
+          // One transaction for the whole file, serialised with every other import from its start.
+          await tx.execute(sql`select pg_advisory_xact_lock(${CLAIM_AHEAD_GATE_KEY})`);
+          await tx.execute(sql`select pg_advisory_xact_lock(${IMPORT_LOCK_KEY})`);
           await run.execute(tx as unknown as Db, lines, (fn) => fn(tx as unknown as Db));
           if (run.progress.rejected > 0) throw new StrictRefusal();
         });
@@ -148,6 +161,8 @@ class ImportRun {
   constructor(
     private readonly importId: number,
     private readonly options: ImportOptions,
+    /** Claim a batch's event_ids while the batch before it writes (see writeInTransaction). */
+    private readonly claimAhead: boolean,
   ) {
     // 20,000 lines a transaction: per-statement costs (planning the batch statements, commit) fall below per-row
     // costs, and a batch still holds only a few MB.
@@ -379,12 +394,13 @@ class ImportRun {
   }
 
   /**
-   * Writes one batch in its own transaction. In a transaction per batch, its event_ids are claimed while the
-   * batch before it (`previous`) still writes: the claim is one atomic insert, which waits only on ids that batch
-   * claimed too (the earlier line wins), and it is what the database spends the most time on per line. Claims go
-   * one batch after another (a batch claims once the one before has claimed), and everything else waits for the
-   * previous batch to commit and for the import lock, so the rules see what it stored. Claims insert in one order
-   * (see claimEventIds), so two imports claiming at once never deadlock. Ends only after `previous` ended.
+   * Writes one batch in its own transaction. With claimAhead, its event_ids are claimed while the batch before it
+   * (`previous`) still writes: the claim is one atomic insert, which waits only on ids that batch claimed too (the
+   * earlier line wins), and it is what the database spends the most time on per line. Claims go one batch after
+   * another (a batch claims once the one before has claimed), and everything else waits for the previous batch to
+   * commit and for the import lock, so the rules see what it stored. Claims insert in one order (see
+   * claimEventIds), so two imports claiming at once never deadlock; the gate keeps strict imports apart (see
+   * CLAIM_AHEAD_GATE_KEY). Ends only after `previous` ended.
    */
   private async writeInTransaction(batch: PendingEvent[], inTx: InTransaction, previous: BatchWriting | null, markClaimed: () => void): Promise<void> {
     try {
@@ -402,32 +418,26 @@ class ImportRun {
   private async writeAfter(batch: PendingEvent[], inTx: InTransaction, previous: BatchWriting | null, markClaimed: () => void): Promise<void> {
     const rejected: Array<[Line, string]> = [];
     const deferred: PendingEvent[] = [];
-    // Strict mode writes every batch in one transaction on one connection: nothing may run ahead there (a claim
-    // would see ids the batch before still releases).
-    const claimEarly = !this.options.strict;
-    if (!claimEarly) await previous?.done;
+    if (!this.claimAhead) await previous?.done;
     await inTx(async (tx) => {
       // JIT compiles for ~100 ms once a statement's estimate crosses jit_above_cost, which batch statements do
       // when the statistics lag a growing table; each statement here runs for milliseconds, so never JIT.
       await tx.execute(sql`select set_config('jit', 'off', true)`);
       let claimed: Set<string> | undefined;
-      if (claimEarly) {
+      if (this.claimAhead) {
+        await tx.execute(sql`select pg_advisory_xact_lock_shared(${CLAIM_AHEAD_GATE_KEY})`);
         // After the previous batch's claim: a claim that ran ahead of it could take an id from an earlier line,
         // and the previous batch would then wait on this one while this one waits for it.
         await previous?.claimed;
         claimed = await claimEventIds(tx, batch, this.importId);
         markClaimed();
+        await previous?.done;
       }
-      await previous?.done;
       await tx.execute(sql`select pg_advisory_xact_lock(${IMPORT_LOCK_KEY})`);
       claimed ??= await claimEventIds(tx, batch, this.importId);
-      // The users of the batch's new entries and conversions get their ids before the rules run, so that every row
-      // can be built while the database writes the one before it. A line then rejected or deferred may leave its user
-      // stored with nothing of theirs: a surrogate key, which no count reads.
-      const userIds = await upsertUsers(tx, batchUsers(batch, claimed));
       const writes = await this.resolveBatch(tx, batch, claimed, rejected, deferred);
       await releaseEventIds(tx, claimed, writes.eventIds);
-      await writeBatch(tx, writes, userIds);
+      await writeBatch(tx, writes);
       await this.saveProgress(tx);
     });
     // The callbacks run after the commit: a rejects file never names a line the database still might take.
@@ -579,15 +589,6 @@ async function claimEventIds(tx: Db, batch: PendingEvent[], importId: number): P
         returning event_id`,
   );
   return new Set(rows.map((r) => r.event_id));
-}
-
-/** The external_ids of the users of the batch's claimed (not duplicate) entry and conversion lines. */
-function batchUsers(batch: PendingEvent[], claimed: Set<string>): string[] {
-  const users = new Set<string>();
-  for (const { event } of batch) {
-    if ((event.type === 'journey_entry' || event.type === 'conversion') && claimed.has(event.event_id)) users.add(event.external_id);
-  }
-  return [...users];
 }
 
 async function releaseEventIds(tx: Db, claimed: Set<string>, accepted: string[]): Promise<void> {

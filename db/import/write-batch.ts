@@ -2,7 +2,7 @@
 // set-based statements (rows travel as one JSON parameter per table) inside the batch's transaction.
 import { sql, type SQL } from 'drizzle-orm';
 import { arrayParam, queryRows, StatementPipeline, type Db } from '../client.js';
-import { recomputeAttribution, refreshEntryState, type BatchChanges } from './derived-state.js';
+import { recomputeAttribution, refreshEntryState } from './derived-state.js';
 import type {
   ConversionEvent,
   JourneyEntryEvent,
@@ -47,14 +47,41 @@ const rowsParam = (rows: readonly object[]) => sql`${JSON.stringify(rows)}::json
 const GRAINS = sql`cross join (values ('day'), ('hour')) as g(grain)`;
 
 /**
- * Writes the batch's rows (their event_ids are claimed in the ledger already, their users upserted: `userIds` maps
- * the external_id of every new entry and conversion) and the state they change. Each statement's rows are built
- * while the database runs the statement before it.
+ * Writes the batch's rows (their event_ids are claimed in the ledger already) and the state they change. Each
+ * statement's rows are built while the database runs the statement before it.
  */
-export async function writeBatch(tx: Db, w: BatchWrites, userIds: ReadonlyMap<string, number>): Promise<void> {
+export async function writeBatch(tx: Db, w: BatchWrites): Promise<void> {
   if (w.eventIds.length === 0) return;
-  const userOf = (entry: KnownEntry) => entry.userId ?? userIds.get(entry.externalId!)!;
+  const userIds = await upsertUsers(tx, [...new Set([...w.entries.map((e) => e.external_id), ...w.conversions.map((c) => c.external_id)])]);
   const pipe = new StatementPipeline();
+  try {
+    await writeRows(tx, w, userIds, pipe);
+  } catch (err) {
+    // Building a statement's rows failed: let the statements already queued finish before the transaction ends.
+    await pipe.done().catch(() => {});
+    throw err;
+  }
+  await pipe.done();
+  // Attribution is per user: the users whose entries, exits or conversions arrived are the ones it can change for.
+  const touchedUsers = new Set<number>();
+  for (const c of w.conversions) touchedUsers.add(userIds.get(c.external_id)!);
+  for (const e of w.entries) touchedUsers.add(userIds.get(e.external_id)!);
+  for (const x of w.exits) touchedUsers.add(x.entry.userId ?? userIds.get(x.entry.externalId!)!);
+  const attributionUsers = await recomputeAttribution(tx, { users: [...touchedUsers] });
+  await refreshEntryState(tx, {
+    attributionUsers,
+    steppedEntries: {
+      journeyIds: w.stepEntries.map((r) => r.event.journey_id),
+      entryIds: w.stepEntries.map((r) => r.event.entry_id),
+    },
+    newEntries: { journeyIds: w.entries.map((e) => e.journey_id), entryIds: w.entries.map((e) => e.entry_id) },
+    exits: { journeyIds: w.exits.map((x) => x.event.journey_id), entryIds: w.exits.map((x) => x.event.entry_id) },
+  });
+}
+
+/** Queues the statements that store the batch's rows, building each one's rows while the one before runs. */
+async function writeRows(tx: Db, w: BatchWrites, userIds: ReadonlyMap<string, number>, pipe: StatementPipeline): Promise<void> {
+  const userOf = (entry: KnownEntry) => entry.userId ?? userIds.get(entry.externalId!)!;
 
   if (w.entries.length > 0) {
     const rows = w.entries.map((e) => ({ j: e.journey_id, e: e.entry_id, u: userIds.get(e.external_id)!, ev: e.event_id, at: e.at.toISOString() }));
@@ -183,23 +210,6 @@ export async function writeBatch(tx: Db, w: BatchWrites, userIds: ReadonlyMap<st
       insert into conversions (event_id, user_id, event, at)
       select ev, u, n, at from json_to_recordset(${param}) as t(ev text, u int, n text, at timestamptz)`));
   }
-
-  // Attribution is per user: the users whose entries, exits or conversions arrived are the ones it can change for.
-  const touchedUsers = new Set<number>();
-  for (const c of w.conversions) touchedUsers.add(userIds.get(c.external_id)!);
-  for (const e of w.entries) touchedUsers.add(userIds.get(e.external_id)!);
-  for (const x of w.exits) touchedUsers.add(userOf(x.entry));
-  const changes: Omit<BatchChanges, 'attributionUsers'> = {
-    steppedEntries: {
-      journeyIds: w.stepEntries.map((r) => r.event.journey_id),
-      entryIds: w.stepEntries.map((r) => r.event.entry_id),
-    },
-    newEntries: { journeyIds: w.entries.map((e) => e.journey_id), entryIds: w.entries.map((e) => e.entry_id) },
-    exits: { journeyIds: w.exits.map((x) => x.event.journey_id), entryIds: w.exits.map((x) => x.event.entry_id) },
-  };
-  await pipe.done();
-  const attributionUsers = await recomputeAttribution(tx, { users: [...touchedUsers] });
-  await refreshEntryState(tx, { attributionUsers, ...changes });
 }
 
 interface StepEntryRow {
@@ -260,8 +270,7 @@ function insertStepEntries(rows: StepEntryRow[]): SQL {
       first_users = step_entry_rollups.first_users + excluded.first_users`;
 }
 
-/** The users' surrogate ids, inserting the users not stored yet. */
-export async function upsertUsers(tx: Db, externalIds: string[]): Promise<Map<string, number>> {
+async function upsertUsers(tx: Db, externalIds: string[]): Promise<Map<string, number>> {
   if (externalIds.length === 0) return new Map();
   // The select does not see the insert's rows (one snapshot), so the two halves never overlap.
   const rows = await queryRows<{ id: number; external_id: string }>(

@@ -3,7 +3,8 @@
 import net from 'node:net';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDb, queryRows, type DbHandle } from '../../db/client.js';
+import { createDb, postgresPool, queryRows, type DbHandle } from '../../db/client.js';
+import { importEvents } from '../../db/import/import-events.js';
 import { exportCsvBytes } from '../../reports/exports.js';
 import { loadJourney } from '../../reports/metrics.js';
 import { ALL_TIME } from '../../reports/report-types.js';
@@ -50,6 +51,32 @@ describe.skipIf(!testDatabaseUrl)('createDb on a Postgres server', () => {
     try {
       const rows = await queryRows<{ n: unknown }>(handle.db, sql`select count(*) as n from journeys`);
       expect(Number(rows[0]?.n)).toBe(0);
+    } finally {
+      await handle.close();
+    }
+  }, 20_000);
+
+  it('an import on a pool of one connection never waits for a second one', async () => {
+    const handle = await createDb({ kind: 'postgres', url: url.toString(), poolSize: 1 });
+    try {
+      const lines = [
+        JSON.stringify({ type: 'journey', journey_id: 'pool-of-one', name: 'Pool of one', conversion_event: null, attribution_window_hours: 24, reentry: true, steps: [] }),
+      ];
+      for (let i = 0; i < 200; i++) {
+        lines.push(JSON.stringify({ type: 'journey_entry', event_id: `p1-${i}`, journey_id: 'pool-of-one', entry_id: `e-${i}`, external_id: `u-${i}`, at: '2026-11-01T09:00:00Z' }));
+      }
+      // Batches of ten: claiming a batch's ids ahead, on a second connection, would queue for the pool's only one
+      // (and time out once a batch took longer than the pool's connection timeout).
+      const pool = postgresPool(handle.db)!;
+      let mostWaiting = 0;
+      const importing = importEvents(handle.db, (async function* () { yield* lines; })(), { source: 'test', batchSize: 10 });
+      const watching = setInterval(() => (mostWaiting = Math.max(mostWaiting, pool.waitingCount)), 1);
+      try {
+        expect(await importing).toMatchObject({ status: 'completed', accepted: 201, rejected: 0 });
+      } finally {
+        clearInterval(watching);
+      }
+      expect(mostWaiting).toBe(0);
     } finally {
       await handle.close();
     }

@@ -299,6 +299,54 @@ describe('event_id is unique across all events', () => {
     expect(await step('s1')).toMatchObject({ sent: 20000 });
   });
 
+  it('a strict and a plain import of the same events at once both finish, and store each event once', async () => {
+    const entries: ContractLine[] = [journeyDef()];
+    for (let i = 0; i < 20; i++) entries.push(entry(`en-${i}`, `u-${i}`, '2026-11-01T09:00:00Z'));
+    await run(entries);
+    const messages: ContractLine[] = [];
+    for (let i = 0; i < 3000; i++) messages.push(message(`m-${String(i).padStart(4, '0')}`, `en-${i % 20}`, 's1', 'sent', '2026-11-01T09:00:01Z'));
+    // The strict import is one transaction that holds the import lock from its start to its commit; the plain one
+    // claims each batch's ids ahead of that lock. Started once the plain import has stored a few batches, the strict
+    // one takes the lock between two of them, while the plain import's next batches hold claimed ids: without the
+    // gate the strict import then waits on those ids while they wait for its lock (a deadlock the server breaks by
+    // failing one import, or, where one of the waits is in Node, a hang).
+    const dir = mkdtempSync(path.join(tmpdir(), 'strict-and-plain-'));
+    try {
+      const file = path.join(dir, 'messages.ndjson');
+      writeFileSync(file, messages.map((l) => `${JSON.stringify(l)}\n`).join(''));
+      let plainIsUnderWay!: () => void;
+      const underWay = new Promise<void>((resolve) => (plainIsUnderWay = resolve));
+      const plainImport = importEvents(db, readLines(file), {
+        source: file,
+        batchSize: 100,
+        onProgress: (p) => p.accepted >= 300 && plainIsUnderWay(),
+      });
+      await Promise.race([underWay, plainImport]);
+      const strict = await importEvents(db, readLines(file), { source: file, strict: true, batchSize: 100 });
+      const plain = await plainImport;
+      expect(strict.status).toBe('completed');
+      expect(plain.status).toBe('completed');
+      expect(strict.accepted + plain.accepted).toBe(3000);
+      expect(strict.duplicates + plain.duplicates).toBe(3000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(await step('s1')).toMatchObject({ sent: 3000 });
+  }, 60_000);
+
+  it('a rejected or duplicate line leaves no user behind', async () => {
+    const summary = await run([
+      journeyDef({ reentry: false }),
+      entry('en-1', 'u-1', '2026-11-01T09:00:00Z'),
+      { ...entry('en-1', 'u-rejected', '2026-11-01T10:00:00Z'), event_id: 'other-id' }, // entry_id used again
+      { ...entry('en-2', 'u-duplicate', '2026-11-01T10:00:00Z'), event_id: 'welcome-en-1-en' }, // event_id used again
+      { ...conversion('welcome-en-1-en', 'u-duplicate-too', '2026-11-01T11:00:00Z') },
+    ]);
+    expect(summary).toMatchObject({ accepted: 2, duplicates: 2, rejected: 1 });
+    const users = await queryRows<{ external_id: string }>(db, sql`select external_id from users order by external_id`);
+    expect(users.map((u) => u.external_id)).toEqual(['u-1']);
+  });
+
   it('re-importing the worked example changes no metric', async () => {
     const lines = workedExampleLines();
     await run(lines);

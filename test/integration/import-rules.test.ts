@@ -257,10 +257,32 @@ describe('event_id is unique across all events', () => {
   // A batch claims its event_ids while the one before it still writes (on Postgres, in another transaction): a
   // claim that ran ahead of the previous batch's would take its ids from the earlier lines, or leave the two batches
   // waiting on each other.
-  it('when every batch repeats an event_id of the batch before, the earlier line wins every time', async () => {
+
+  /** The journey with 20 entries stored, and `count` sent messages of them with ids m-0000… in id order. */
+  async function twentyEntriesAndMessages(count: number): Promise<ContractLine[]> {
     const entries: ContractLine[] = [journeyDef()];
     for (let i = 0; i < 20; i++) entries.push(entry(`en-${i}`, `u-${i}`, '2026-11-01T09:00:00Z'));
     await run(entries);
+    return Array.from({ length: count }, (_, i) => message(`m-${String(i).padStart(5, '0')}`, `en-${i % 20}`, 's1', 'sent', '2026-11-01T09:00:01Z'));
+  }
+
+  /** Writes each set of lines to an NDJSON file of a fresh folder, runs `body` with the files, removes the folder. */
+  async function withFiles<T>(lineSets: ContractLine[][], body: (files: string[]) => Promise<T>): Promise<T> {
+    const dir = mkdtempSync(path.join(tmpdir(), 'import-rules-'));
+    try {
+      const files = lineSets.map((lines, i) => {
+        const file = path.join(dir, `${i}.ndjson`);
+        writeFileSync(file, lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+        return file;
+      });
+      return await body(files);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('when every batch repeats an event_id of the batch before, the earlier line wins every time', async () => {
+    await twentyEntriesAndMessages(0);
     // Batches of two: [m-000, m-001], then [m-001 again, m-002], [m-002 again, m-003], …: each batch's claim first
     // waits on an id the batch before claimed, then takes the id the batch after it repeats.
     const id = (i: number) => `m-${String(i).padStart(3, '0')}`;
@@ -273,64 +295,42 @@ describe('event_id is unique across all events', () => {
   });
 
   it('two imports at once with the same event_ids in opposite orders store each event once, and neither fails', async () => {
-    const entries: ContractLine[] = [journeyDef()];
-    for (let i = 0; i < 20; i++) entries.push(entry(`en-${i}`, `u-${i}`, '2026-11-01T09:00:00Z'));
-    await run(entries);
-    const messages: ContractLine[] = [];
-    for (let i = 0; i < 20000; i++) messages.push(message(`m-${String(i).padStart(5, '0')}`, `en-${i % 20}`, 's1', 'sent', '2026-11-01T09:00:01Z'));
+    const messages = await twentyEntriesAndMessages(20000);
     // One batch each, claimed at the same time (imports claim before they take the import lock): claims in line order
     // would meet in the middle, each waiting on an id the other holds, and the server would fail one of them. Read
     // from files, so that the two imports parse side by side and send their claims together.
-    const dir = mkdtempSync(path.join(tmpdir(), 'opposite-'));
-    try {
-      const files = [messages, [...messages].reverse()].map((lines, i) => {
-        const file = path.join(dir, `${i}.ndjson`);
-        writeFileSync(file, lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
-        return file;
-      });
-      const [forward, backward] = await Promise.all(files.map((file) => importEvents(db, readLines(file), { source: file })));
-      expect(forward!.status).toBe('completed');
-      expect(backward!.status).toBe('completed');
-      expect(forward!.accepted + backward!.accepted).toBe(20000);
-      expect(forward!.duplicates + backward!.duplicates).toBe(20000);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const [forward, backward] = await withFiles([messages, [...messages].reverse()], (files) =>
+      Promise.all(files.map((file) => importEvents(db, readLines(file), { source: file }))),
+    );
+    expect(forward!.status).toBe('completed');
+    expect(backward!.status).toBe('completed');
+    expect(forward!.accepted + backward!.accepted).toBe(20000);
+    expect(forward!.duplicates + backward!.duplicates).toBe(20000);
     expect(await step('s1')).toMatchObject({ sent: 20000 });
   });
 
   it('a strict and a plain import of the same events at once both finish, and store each event once', async () => {
-    const entries: ContractLine[] = [journeyDef()];
-    for (let i = 0; i < 20; i++) entries.push(entry(`en-${i}`, `u-${i}`, '2026-11-01T09:00:00Z'));
-    await run(entries);
-    const messages: ContractLine[] = [];
-    for (let i = 0; i < 3000; i++) messages.push(message(`m-${String(i).padStart(4, '0')}`, `en-${i % 20}`, 's1', 'sent', '2026-11-01T09:00:01Z'));
+    const messages = await twentyEntriesAndMessages(3000);
     // The strict import is one transaction that holds the import lock from its start to its commit; the plain one
     // claims each batch's ids ahead of that lock. Started once the plain import has stored a few batches, the strict
     // one takes the lock between two of them, while the plain import's next batches hold claimed ids: without the
     // gate the strict import then waits on those ids while they wait for its lock (a deadlock the server breaks by
     // failing one import, or, where one of the waits is in Node, a hang).
-    const dir = mkdtempSync(path.join(tmpdir(), 'strict-and-plain-'));
-    try {
-      const file = path.join(dir, 'messages.ndjson');
-      writeFileSync(file, messages.map((l) => `${JSON.stringify(l)}\n`).join(''));
+    const [strict, plain] = await withFiles([messages], async ([file]) => {
       let plainIsUnderWay!: () => void;
       const underWay = new Promise<void>((resolve) => (plainIsUnderWay = resolve));
-      const plainImport = importEvents(db, readLines(file), {
-        source: file,
+      const plainImport = importEvents(db, readLines(file!), {
+        source: file!,
         batchSize: 100,
         onProgress: (p) => p.accepted >= 300 && plainIsUnderWay(),
       });
       await Promise.race([underWay, plainImport]);
-      const strict = await importEvents(db, readLines(file), { source: file, strict: true, batchSize: 100 });
-      const plain = await plainImport;
-      expect(strict.status).toBe('completed');
-      expect(plain.status).toBe('completed');
-      expect(strict.accepted + plain.accepted).toBe(3000);
-      expect(strict.duplicates + plain.duplicates).toBe(3000);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+      return [await importEvents(db, readLines(file!), { source: file!, strict: true, batchSize: 100 }), await plainImport];
+    });
+    expect(strict.status).toBe('completed');
+    expect(plain.status).toBe('completed');
+    expect(strict.accepted + plain.accepted).toBe(3000);
+    expect(strict.duplicates + plain.duplicates).toBe(3000);
     expect(await step('s1')).toMatchObject({ sent: 3000 });
   }, 60_000);
 

@@ -74,9 +74,10 @@ const entryKey = (journeyId: string, entryId: string) => `${journeyId}\u0000${en
 /** Serialises import batches across processes: their lookups and writes must not interleave. */
 const IMPORT_LOCK_KEY = 7_316_002;
 /**
- * Held shared by every batch that claims its event_ids ahead of the import lock, and exclusively by a strict import
- * for its whole transaction (which takes the import lock at once and keeps it, and claims under it): a strict
- * import never waits on an id claimed ahead by a batch that in turn waits for it.
+ * Held shared by every batch that claims its event_ids ahead of the import lock, and exclusively by every batch that
+ * claims under it (a strict import, for its whole transaction; a batch on a pool of one connection): a claim under
+ * the import lock never waits on an id claimed ahead by a batch that in turn waits for that lock. Taken before the
+ * import lock, everywhere.
  */
 const CLAIM_AHEAD_GATE_KEY = 7_316_003;
 
@@ -425,13 +426,17 @@ class ImportRun {
       await tx.execute(sql`select set_config('jit', 'off', true)`);
       let claimed: Set<string> | undefined;
       if (this.claimAhead) {
-        await tx.execute(sql`select pg_advisory_xact_lock_shared(${CLAIM_AHEAD_GATE_KEY})`);
-        // After the previous batch's claim: a claim that ran ahead of it could take an id from an earlier line,
-        // and the previous batch would then wait on this one while this one waits for it.
+        // After the previous batch's claim (and so after it holds the gate): a claim that ran ahead of it could take
+        // an id from an earlier line, and the previous batch would then wait on this one while this one waits for
+        // it; and a gate taken first could let a strict import queue between the two, waiting for this batch while
+        // the previous one waits behind it.
         await previous?.claimed;
+        await tx.execute(sql`select pg_advisory_xact_lock_shared(${CLAIM_AHEAD_GATE_KEY})`);
         claimed = await claimEventIds(tx, batch, this.importId);
         markClaimed();
         await previous?.done;
+      } else {
+        await tx.execute(sql`select pg_advisory_xact_lock(${CLAIM_AHEAD_GATE_KEY})`);
       }
       await tx.execute(sql`select pg_advisory_xact_lock(${IMPORT_LOCK_KEY})`);
       claimed ??= await claimEventIds(tx, batch, this.importId);

@@ -1,10 +1,13 @@
 // Opening a Postgres database and losing it: the migration runs on the connection that holds the migration lock,
 // and a connection that drops while checked out (a transaction, an export's COPY) fails its work, not the process.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, postgresPool, queryRows, type DbHandle } from '../../db/client.js';
-import { importEvents } from '../../db/import/import-events.js';
+import { importEvents, readLines } from '../../db/import/import-events.js';
 import { exportCsvBytes } from '../../reports/exports.js';
 import { loadJourney } from '../../reports/metrics.js';
 import { ALL_TIME } from '../../reports/report-types.js';
@@ -81,6 +84,38 @@ describe.skipIf(!testDatabaseUrl)('createDb on a Postgres server', () => {
       await handle.close();
     }
   }, 20_000);
+
+  it('an import on a pool of one and one that claims ahead, of the same events at once, both finish', async () => {
+    const single = await createDb({ kind: 'postgres', url: url.toString(), poolSize: 1 });
+    const dir = mkdtempSync(path.join(tmpdir(), 'pool-of-one-'));
+    try {
+      const lines = [
+        JSON.stringify({ type: 'journey', journey_id: 'both', name: 'Both', conversion_event: null, attribution_window_hours: 24, reentry: true, steps: [{ step_id: 's1', name: 'S1', kind: 'push', next: [] }] }),
+        JSON.stringify({ type: 'journey_entry', event_id: 'both-en', journey_id: 'both', entry_id: 'e-1', external_id: 'u-1', at: '2026-11-01T09:00:00Z' }),
+      ];
+      await importEvents(own.db, (async function* () { yield* lines; })(), { source: 'test' });
+      const file = path.join(dir, 'messages.ndjson');
+      let text = '';
+      for (let i = 0; i < 4000; i++) {
+        text += `${JSON.stringify({ type: 'message', event_id: `both-${String(i).padStart(4, '0')}`, journey_id: 'both', entry_id: 'e-1', step_id: 's1', status: 'sent', at: '2026-11-01T09:00:01Z' })}\n`;
+      }
+      writeFileSync(file, text);
+      // The pool of one claims under the import lock. Were it not kept apart from claims ahead (the gate), it could
+      // take the lock and then wait on an id a claiming-ahead batch holds while that batch waits, in Node, for the
+      // batch before it, which waits for the lock: a hang the server cannot see.
+      const [one, ahead] = await Promise.all([
+        importEvents(single.db, readLines(file), { source: file, batchSize: 50 }),
+        importEvents(own.db, readLines(file), { source: file, batchSize: 50 }),
+      ]);
+      expect([one.status, ahead.status]).toEqual(['completed', 'completed']);
+      expect(one.accepted + ahead.accepted).toBe(4000);
+      const rows = await queryRows<{ n: unknown }>(own.db, sql`select count(*) as n from messages where journey_id = 'both'`);
+      expect(Number(rows[0]?.n)).toBe(4000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await single.close();
+    }
+  }, 60_000);
 
   describe('a connection cut while it is checked out', () => {
     let proxy: Awaited<ReturnType<typeof startProxy>>;

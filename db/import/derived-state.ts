@@ -12,10 +12,17 @@ import { arrayParam, queryRows, type Db } from '../client.js';
  */
 export type Scope = { users: number[] } | { journeyId: string };
 
-function scopeFilter(scope: Scope, userColumn: SQL, journeyColumn: SQL): SQL {
+/**
+ * The scope's rows of a table keyed by user_id and journey_id. For users, by the row versions found through one index
+ * probe per user (a TID scan): a filter on user_id = any(…) was planned as a scan of the whole table on statistics
+ * that lagged a growing one.
+ */
+function scopeFilter(scope: Scope, table: 'conversion_attributions' | 'first_conversions'): SQL {
   return 'users' in scope
-    ? sql`${userColumn} = any(${arrayParam(scope.users)}::int[])`
-    : sql`${journeyColumn} = ${scope.journeyId}`;
+    ? sql`ctid = any(array(
+        select x.ctid from unnest(${arrayParam(scope.users)}::int[]) as u(id)
+        cross join lateral (select ctid from ${sql.identifier(table)} where user_id = u.id offset 0) x))`
+    : sql`journey_id = ${scope.journeyId}`;
 }
 
 /**
@@ -38,8 +45,9 @@ export async function recomputeAttribution(db: Db, scope: Scope): Promise<number
     if (scope.users.length === 0) return [];
     const rows = await queryRows<{ id: number }>(
       db,
+      // One index probe per user (as a semi-join it was planned as a scan of every conversion).
       sql`select u.id from unnest(${arrayParam(scope.users)}::int[]) as u(id)
-          where exists (select 1 from conversions c where c.user_id = u.id)`,
+          cross join lateral (select 1 from conversions c where c.user_id = u.id limit 1) c`,
     );
     users = rows.map((r) => r.id);
     if (users.length === 0) return [];
@@ -52,8 +60,8 @@ export async function recomputeAttribution(db: Db, scope: Scope): Promise<number
       : sql`entries e`;
   const scopeWhere = 'users' in narrowed ? sql`true` : sql`e.journey_id = ${narrowed.journeyId}`;
   await db.execute(sql`
-    with a as (delete from conversion_attributions where ${scopeFilter(narrowed, sql`user_id`, sql`journey_id`)})
-    delete from first_conversions where ${scopeFilter(narrowed, sql`user_id`, sql`journey_id`)}`);
+    with a as (delete from conversion_attributions where ${scopeFilter(narrowed, 'conversion_attributions')})
+    delete from first_conversions where ${scopeFilter(narrowed, 'first_conversions')}`);
   await db.execute(sql`
     with a as (
       insert into conversion_attributions (journey_id, event_id, user_id, entry_id, entered_at, at)

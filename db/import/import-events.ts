@@ -422,8 +422,11 @@ class ImportRun {
     if (!this.claimAhead) await previous?.done;
     await inTx(async (tx) => {
       // JIT compiles for ~100 ms once a statement's estimate crosses jit_above_cost, which batch statements do
-      // when the statistics lag a growing table; each statement here runs for milliseconds, so never JIT.
-      await tx.execute(sql`select set_config('jit', 'off', true)`);
+      // when the statistics lag a growing table; each statement here runs for milliseconds, so never JIT. For the
+      // same reason no sequential scan where an index serves: every batch statement reads the batch's rows and
+      // users through index probes, and a table that grew since it was last analysed looked small enough to scan
+      // (seen: every user, every conversion, every step entry sorted, in one batch after another).
+      await tx.execute(sql`select set_config('jit', 'off', true), set_config('enable_seqscan', 'off', true)`);
       let claimed: Set<string> | undefined;
       if (this.claimAhead) {
         // After the previous batch's claim (and so after it holds the gate): a claim that ran ahead of it could take

@@ -66,7 +66,7 @@ export async function writeBatch(tx: Db, w: BatchWrites): Promise<void> {
   const touchedUsers = new Set<number>();
   for (const c of w.conversions) touchedUsers.add(userIds.get(c.external_id)!);
   for (const e of w.entries) touchedUsers.add(userIds.get(e.external_id)!);
-  for (const x of w.exits) touchedUsers.add(x.entry.userId ?? userIds.get(x.entry.externalId!)!);
+  for (const x of w.exits) touchedUsers.add(userIdOf(x.entry, userIds));
   const attributionUsers = await recomputeAttribution(tx, { users: [...touchedUsers] });
   await refreshEntryState(tx, {
     attributionUsers,
@@ -79,19 +79,23 @@ export async function writeBatch(tx: Db, w: BatchWrites): Promise<void> {
   });
 }
 
+/** The entry's user: stored already, or upserted for this batch. */
+const userIdOf = (entry: KnownEntry, userIds: ReadonlyMap<string, number>) => entry.userId ?? userIds.get(entry.externalId!)!;
+
 /** Queues the statements that store the batch's rows, building each one's rows while the one before runs. */
 async function writeRows(tx: Db, w: BatchWrites, userIds: ReadonlyMap<string, number>, pipe: StatementPipeline): Promise<void> {
-  const userOf = (entry: KnownEntry) => entry.userId ?? userIds.get(entry.externalId!)!;
+  const userOf = (entry: KnownEntry) => userIdOf(entry, userIds);
+  // Each statement, its JSON parameter included, is built here before it is queued: while the one before it runs.
+  const queue = (statement: SQL) => pipe.add(() => tx.execute(statement));
 
   if (w.entries.length > 0) {
     const rows = w.entries.map((e) => ({ j: e.journey_id, e: e.entry_id, u: userIds.get(e.external_id)!, ev: e.event_id, at: e.at.toISOString() }));
     // prev_entered_at (the same user's previous entry in the journey) is set on insert, from the user's stored
     // entries and the batch's; a stored entry that a late one slots in before gets its own corrected, and its
     // first_entries contribution moves with it.
-    const param = rowsParam(rows);
-    await pipe.add(() => tx.execute(sql`
+    await queue(sql`
       with nr as (
-        select * from json_to_recordset(${param}) as t(j text, e text, u int, ev text, at timestamptz)
+        select * from json_to_recordset(${rowsParam(rows)}) as t(j text, e text, u int, ev text, at timestamptz)
       ),
       everything as (
         select x.ctid as row_id, x.journey_id as j, x.entry_id as e, x.entered_at as en, x.user_id as u,
@@ -125,7 +129,7 @@ async function writeRows(tx: Db, w: BatchWrites, userIds: ReadonlyMap<string, nu
       )
       update journeys j set last_activity_at = greatest(j.last_activity_at, t.latest)
       from (select journey_id, max(entered_at) as latest from ins group by journey_id) t
-      where j.journey_id = t.journey_id`));
+      where j.journey_id = t.journey_id`);
   }
   if (w.exits.length > 0) {
     const rows = w.exits.map(({ event: x, entry }) => ({
@@ -136,11 +140,10 @@ async function writeRows(tx: Db, w: BatchWrites, userIds: ReadonlyMap<string, nu
       r: x.reason ?? null,
       at: x.at.toISOString(),
     }));
-    const param = rowsParam(rows);
-    await pipe.add(() => tx.execute(sql`
+    await queue(sql`
       update entries e set exited_at = t.at, exit_event_id = t.ev, exit_reason = t.r
-      from json_to_recordset(${param}) as t(u int, j text, e text, ev text, r text, at timestamptz)
-      where e.user_id = t.u and e.journey_id = t.j and e.entry_id = t.e and e.exited_at is null`));
+      from json_to_recordset(${rowsParam(rows)}) as t(u int, j text, e text, ev text, r text, at timestamptz)
+      where e.user_id = t.u and e.journey_id = t.j and e.entry_id = t.e and e.exited_at is null`);
   }
   if (w.stepEntries.length > 0) {
     const rows = w.stepEntries.map(({ event: s, entry }) => ({
@@ -152,8 +155,7 @@ async function writeRows(tx: Db, w: BatchWrites, userIds: ReadonlyMap<string, nu
       en: iso(entry.enteredAtMs),
       at: s.at.toISOString(),
     }));
-    const statement = insertStepEntries(rows);
-    await pipe.add(() => tx.execute(statement));
+    await queue(insertStepEntries(rows));
   }
   if (w.messages.length > 0) {
     const rows = w.messages.map(({ event: m, entry }) => [
@@ -168,17 +170,17 @@ async function writeRows(tx: Db, w: BatchWrites, userIds: ReadonlyMap<string, nu
       m.reason ?? null,
       m.at.toISOString(),
     ]);
-    const param = rowsParam(rows);
-    await pipe.add(() => tx.execute(sql`
+    await queue(sql`
       insert into messages (event_id, journey_id, entry_id, step_id, user_id, entered_at, status, platform, reason, at)
       select r->>0, r->>1, r->>2, r->>3, (r->>4)::int, (r->>5)::timestamptz, r->>6, r->>7, r->>8, (r->>9)::timestamptz
-      from jsonb_array_elements(${param}::jsonb) as r`));
-    const rollup = addToRollup(
-      'message_rollups',
-      ['step_id', 'status', 'platform'],
-      w.messages.map(({ event: m, entry }) => ({ journeyId: m.journey_id, enteredAtMs: entry.enteredAtMs, key: [m.step_id, m.status, m.platform ?? ''] })),
+      from jsonb_array_elements(${rowsParam(rows)}::jsonb) as r`);
+    await queue(
+      addToRollup(
+        'message_rollups',
+        ['step_id', 'status', 'platform'],
+        w.messages.map(({ event: m, entry }) => ({ journeyId: m.journey_id, enteredAtMs: entry.enteredAtMs, key: [m.step_id, m.status, m.platform ?? ''] })),
+      ),
     );
-    await pipe.add(() => tx.execute(rollup));
   }
   if (w.outcomes.length > 0) {
     const rows = w.outcomes.map(({ event: o, entry }) => [
@@ -191,24 +193,23 @@ async function writeRows(tx: Db, w: BatchWrites, userIds: ReadonlyMap<string, nu
       o.outcome,
       o.at.toISOString(),
     ]);
-    const param = rowsParam(rows);
-    await pipe.add(() => tx.execute(sql`
+    await queue(sql`
       insert into step_outcomes (event_id, journey_id, entry_id, step_id, user_id, entered_at, outcome, at)
       select r->>0, r->>1, r->>2, r->>3, (r->>4)::int, (r->>5)::timestamptz, r->>6, (r->>7)::timestamptz
-      from jsonb_array_elements(${param}::jsonb) as r`));
-    const rollup = addToRollup(
-      'outcome_rollups',
-      ['step_id', 'outcome'],
-      w.outcomes.map(({ event: o, entry }) => ({ journeyId: o.journey_id, enteredAtMs: entry.enteredAtMs, key: [o.step_id, o.outcome] })),
+      from jsonb_array_elements(${rowsParam(rows)}::jsonb) as r`);
+    await queue(
+      addToRollup(
+        'outcome_rollups',
+        ['step_id', 'outcome'],
+        w.outcomes.map(({ event: o, entry }) => ({ journeyId: o.journey_id, enteredAtMs: entry.enteredAtMs, key: [o.step_id, o.outcome] })),
+      ),
     );
-    await pipe.add(() => tx.execute(rollup));
   }
   if (w.conversions.length > 0) {
     const rows = w.conversions.map((c) => ({ ev: c.event_id, u: userIds.get(c.external_id)!, n: c.event, at: c.at.toISOString() }));
-    const param = rowsParam(rows);
-    await pipe.add(() => tx.execute(sql`
+    await queue(sql`
       insert into conversions (event_id, user_id, event, at)
-      select ev, u, n, at from json_to_recordset(${param}) as t(ev text, u int, n text, at timestamptz)`));
+      select ev, u, n, at from json_to_recordset(${rowsParam(rows)}) as t(ev text, u int, n text, at timestamptz)`);
   }
 }
 

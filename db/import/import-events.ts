@@ -81,6 +81,12 @@ const IMPORT_LOCK_KEY = 7_316_002;
  */
 const CLAIM_AHEAD_GATE_KEY = 7_316_003;
 
+/** The locks of a transaction that claims event_ids under the import lock: the gate exclusively, then the import lock. */
+async function lockToClaimUnderLock(tx: Db): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock(${CLAIM_AHEAD_GATE_KEY})`);
+  await tx.execute(sql`select pg_advisory_xact_lock(${IMPORT_LOCK_KEY})`);
+}
+
 export async function importEvents(db: Db, lines: AsyncIterable<string>, options: ImportOptions): Promise<ImportSummary> {
   const [record] = await db
     .insert(imports)
@@ -97,8 +103,7 @@ export async function importEvents(db: Db, lines: AsyncIterable<string>, options
       try {
         await db.transaction(async (tx) => {
           // One transaction for the whole file, serialised with every other import from its start.
-          await tx.execute(sql`select pg_advisory_xact_lock(${CLAIM_AHEAD_GATE_KEY})`);
-          await tx.execute(sql`select pg_advisory_xact_lock(${IMPORT_LOCK_KEY})`);
+          await lockToClaimUnderLock(tx as unknown as Db);
           await run.execute(tx as unknown as Db, lines, (fn) => fn(tx as unknown as Db));
           if (run.progress.rejected > 0) throw new StrictRefusal();
         });
@@ -427,7 +432,7 @@ class ImportRun {
       // users through index probes, and a table that grew since it was last analysed looked small enough to scan
       // (seen: every user, every conversion, every step entry sorted, in one batch after another).
       await tx.execute(sql`select set_config('jit', 'off', true), set_config('enable_seqscan', 'off', true)`);
-      let claimed: Set<string> | undefined;
+      let claimed: Set<string>;
       if (this.claimAhead) {
         // After the previous batch's claim (and so after it holds the gate): a claim that ran ahead of it could take
         // an id from an earlier line, and the previous batch would then wait on this one while this one waits for
@@ -438,11 +443,11 @@ class ImportRun {
         claimed = await claimEventIds(tx, batch, this.importId);
         markClaimed();
         await previous?.done;
+        await tx.execute(sql`select pg_advisory_xact_lock(${IMPORT_LOCK_KEY})`);
       } else {
-        await tx.execute(sql`select pg_advisory_xact_lock(${CLAIM_AHEAD_GATE_KEY})`);
+        await lockToClaimUnderLock(tx);
+        claimed = await claimEventIds(tx, batch, this.importId);
       }
-      await tx.execute(sql`select pg_advisory_xact_lock(${IMPORT_LOCK_KEY})`);
-      claimed ??= await claimEventIds(tx, batch, this.importId);
       const writes = await this.resolveBatch(tx, batch, claimed, rejected, deferred);
       await releaseEventIds(tx, claimed, writes.eventIds);
       await writeBatch(tx, writes);

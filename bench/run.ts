@@ -2,7 +2,8 @@
 // report latency (engine and naive baseline), CSV export speed and memory, chart rendering and slash-command latency.
 // Prints a table and, last, one JSON line with every figure. Options: --entries N, --db postgres|pglite|both
 // (default: postgres when DATABASE_URL is set, else pglite), --runs N (report repetitions), --naive-runs N,
-// --commands N, --concurrency N, --export-under-tsx (the export measured a second time under tsx), --keep. Progress lines on stderr carry the seconds since the database's start.
+// --commands N, --concurrency N, --export-under-tsx (the export measured a second time under tsx), --keep.
+// Progress lines on stderr carry the seconds since the database's start.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';

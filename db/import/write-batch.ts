@@ -106,7 +106,7 @@ async function writeRows(tx: Db, w: BatchWrites, userIds: ReadonlyMap<string, nu
         select null, j, e, at, u, null, '', true from nr
       ),
       ordered as (
-        select *, lag(en) over (partition by j, u order by en, e collate "C") as prev from everything
+        select *, lag(en) over (partition by u, j collate "C" order by en, e collate "C") as prev from everything
       ),
       ins as (
         insert into entries (journey_id, entry_id, user_id, event_id, entered_at, prev_entered_at)
@@ -244,7 +244,7 @@ function insertStepEntries(rows: StepEntryRow[]): SQL {
       select null, ev, j, e, s, u, en, null, true from nr
     ),
     ordered as (
-      select *, lag(en) over (partition by j, s, u order by en, e collate "C", ev collate "C") as new_prev from everything
+      select *, lag(en) over (partition by u, j collate "C", s collate "C" order by en, e collate "C", ev collate "C") as new_prev from everything
     ),
     ins as (
       insert into step_entries (event_id, journey_id, entry_id, step_id, user_id, entered_at, prev_entered_at, at)

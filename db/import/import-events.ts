@@ -87,6 +87,9 @@ async function lockToClaimUnderLock(tx: Db): Promise<void> {
   await tx.execute(sql`select pg_advisory_xact_lock(${IMPORT_LOCK_KEY})`);
 }
 
+/** The pools on which an import of this process claims ahead (at most one import per pool does). */
+const poolsClaimingAhead = new WeakSet<object>();
+
 export async function importEvents(db: Db, lines: AsyncIterable<string>, options: ImportOptions): Promise<ImportSummary> {
   const [record] = await db
     .insert(imports)
@@ -95,8 +98,11 @@ export async function importEvents(db: Db, lines: AsyncIterable<string>, options
   const importId = record!.id;
   // Claiming ahead needs a second connection while a batch writes: on Postgres with a pool of two or more. (PGlite
   // runs one transaction at a time; a pool of one would make the next batch wait for a connection and time out.)
+  // One import per pool at a time: imports take turns at the import lock anyway, and a second connection for each
+  // of several imports at once would fill the pool that slash commands and digests need.
   const pool = postgresPool(db);
-  const claimAhead = !options.strict && pool !== null && (pool.options.max ?? 10) >= 2;
+  const claimAhead = !options.strict && pool !== null && (pool.options.max ?? 10) >= 2 && !poolsClaimingAhead.has(pool);
+  if (claimAhead) poolsClaimingAhead.add(pool);
   const run = new ImportRun(importId, options, claimAhead);
   try {
     if (options.strict) {
@@ -132,6 +138,7 @@ export async function importEvents(db: Db, lines: AsyncIterable<string>, options
     throw err;
   } finally {
     run.cleanup();
+    if (claimAhead) poolsClaimingAhead.delete(pool);
   }
 }
 

@@ -117,6 +117,45 @@ describe.skipIf(!testDatabaseUrl)('createDb on a Postgres server', () => {
     }
   }, 60_000);
 
+  it('of several imports at once on one pool, one claims ahead: each holds one connection, plus one', async () => {
+    const handle = await createDb({ kind: 'postgres', url: url.toString(), poolSize: 10 });
+    try {
+      const journey = JSON.stringify({ type: 'journey', journey_id: 'several', name: 'Several', conversion_event: null, attribution_window_hours: 24, reentry: true, steps: [] });
+      await importEvents(handle.db, (async function* () { yield journey; })(), { source: 'test' });
+      const linesOf = (tag: string) =>
+        (async function* () {
+          for (let i = 0; i < 1500; i++) {
+            yield JSON.stringify({ type: 'journey_entry', event_id: `${tag}-${i}`, journey_id: 'several', entry_id: `${tag}-e-${i}`, external_id: `u-${i}`, at: '2026-11-01T09:00:00Z' });
+          }
+        })();
+      const pool = postgresPool(handle.db)!;
+      /** The most connections checked out of the pool while `work` runs. */
+      const mostInUse = async (work: () => Promise<unknown>) => {
+        let most = 0;
+        const watching = setInterval(() => (most = Math.max(most, pool.totalCount - pool.idleCount)), 1);
+        try {
+          await work();
+        } finally {
+          clearInterval(watching);
+        }
+        return most;
+      };
+      // Alone, an import claims its next batch's ids while a batch writes: two connections.
+      expect(await mostInUse(() => importEvents(handle.db, linesOf('alone'), { source: 'test', batchSize: 25 }))).toBe(2);
+      // Four at once: had each claimed ahead, they would hold eight of the pool's ten.
+      const summaries: Array<{ status: string; accepted: number }> = [];
+      const most = await mostInUse(async () => {
+        summaries.push(...(await Promise.all(['a', 'b', 'c', 'd'].map((tag) => importEvents(handle.db, linesOf(tag), { source: 'test', batchSize: 25 })))));
+      });
+      expect(summaries.map((s) => [s.status, s.accepted])).toEqual(Array(4).fill(['completed', 1500]));
+      expect(most).toBeLessThanOrEqual(5);
+      // …and they did run at once, each waiting with its connection for its turn at the import lock.
+      expect(most).toBeGreaterThanOrEqual(3);
+    } finally {
+      await handle.close();
+    }
+  }, 60_000);
+
   describe('a connection cut while it is checked out', () => {
     let proxy: Awaited<ReturnType<typeof startProxy>>;
     let handle: DbHandle;

@@ -130,9 +130,11 @@ export async function importEvents(db: Db, lines: AsyncIterable<string>, options
       .where(eq(imports.id, importId));
     return { importId, status: 'completed', ...run.progress, rejections: run.sortedRejections() };
   } catch (err) {
+    // The counters stay as the last committed transaction saved them (each batch saves them in its own): the
+    // batch that failed counted lines it did not store.
     await db
       .update(imports)
-      .set({ status: 'failed', finishedAt: new Date(), ...run.counters() })
+      .set({ status: 'failed', finishedAt: new Date() })
       .where(eq(imports.id, importId))
       .catch(() => {});
     throw err;

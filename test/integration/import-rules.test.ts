@@ -950,6 +950,14 @@ describe('an import that stops halfway', () => {
     await expect(stopping).rejects.toThrow('killed');
     // the journey and the first batch: en-1 with its message
     expect(await overview()).toMatchObject({ total_entries: 1, messages_sent: 1 });
+    // The failed import's record counts what it stored, not the batch that rolled back.
+    const records = await queryRows<{ status: string; accepted: unknown; duplicates: unknown; rejected: unknown; finished: boolean }>(
+      db,
+      sql`select status, accepted, duplicates, rejected, finished_at is not null as finished from imports order by id`,
+    );
+    expect(records.map((r) => ({ ...r, accepted: toCount(r.accepted), duplicates: toCount(r.duplicates), rejected: toCount(r.rejected) }))).toEqual([
+      { status: 'failed', accepted: 3, duplicates: 0, rejected: 0, finished: true },
+    ]);
     const again = await run(lines, { batchSize: 2 });
     expect(again).toMatchObject({ status: 'completed', accepted: 5, duplicates: 2, rejected: 0 });
     expect(await overview()).toMatchObject({ total_entries: 3, messages_sent: 3 });

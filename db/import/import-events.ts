@@ -72,7 +72,7 @@ interface BatchWriting {
 
 const entryKey = (journeyId: string, entryId: string) => `${journeyId}\u0000${entryId}`;
 /** Serialises import batches across processes: their lookups and writes must not interleave. */
-const IMPORT_LOCK_KEY = 7_316_002;
+export const IMPORT_LOCK_KEY = 7_316_002;
 /**
  * Held shared by every batch that claims its event_ids ahead of the import lock, and exclusively by every batch that
  * claims under it (a strict import, for its whole transaction; a batch on a pool of one connection): a claim under
@@ -110,7 +110,7 @@ export async function importEvents(db: Db, lines: AsyncIterable<string>, options
         await db.transaction(async (tx) => {
           // One transaction for the whole file, serialised with every other import from its start.
           await lockToClaimUnderLock(tx as unknown as Db);
-          await run.execute(tx as unknown as Db, lines, (fn) => fn(tx as unknown as Db));
+          await run.execute(lines, (fn) => fn(tx as unknown as Db));
           if (run.progress.rejected > 0) throw new StrictRefusal();
         });
       } catch (err) {
@@ -122,7 +122,7 @@ export async function importEvents(db: Db, lines: AsyncIterable<string>, options
         return { importId, status: 'refused', ...run.progress, accepted: 0, duplicates: 0, rejections: run.sortedRejections() };
       }
     } else {
-      await run.execute(db, lines, (fn) => db.transaction((tx) => fn(tx as unknown as Db)));
+      await run.execute(lines, (fn) => db.transaction((tx) => fn(tx as unknown as Db)));
     }
     await db
       .update(imports)
@@ -198,9 +198,8 @@ class ImportRun {
     if (this.spoolDir) rmSync(this.spoolDir, { recursive: true, force: true });
   }
 
-  async execute(db: Db, lines: AsyncIterable<string>, inTx: InTransaction): Promise<void> {
+  async execute(lines: AsyncIterable<string>, inTx: InTransaction): Promise<void> {
     try {
-      await this.loadJourneys(db);
       let source: AsyncIterable<Line> = numbered(lines);
       for (;;) {
         this.startPass();
@@ -257,6 +256,10 @@ class ImportRun {
       await this.settle();
       let reason: string | null = null;
       await inTx(async (tx) => {
+        // Serialised with every import's batches: a redefinition recomputes rows and rollups that a batch writes
+        // too (concurrently, the two could deadlock), and its check for used steps must see every stored event.
+        await tx.execute(sql`select pg_advisory_xact_lock(${IMPORT_LOCK_KEY})`);
+        await this.loadJourneys(tx);
         reason = await this.applyJourney(tx, parsed.event as JourneyDef);
         if (reason === null) this.progress.accepted++;
         await this.saveProgress(tx);
@@ -286,9 +289,14 @@ class ImportRun {
     if (!this.spool.write(`${JSON.stringify({ n: item.n, raw: item.raw })}\n`)) await once(this.spool, 'drain');
   }
 
+  /**
+   * The journeys as stored: read under the import lock before each batch and each journey line, so the rules apply
+   * the definitions another import may have changed since this one started.
+   */
   private async loadJourneys(db: Db): Promise<void> {
     const rows = await db.select().from(journeys);
     const stepRows = await db.select({ journeyId: steps.journeyId, stepId: steps.stepId }).from(steps);
+    this.journeys = new Map();
     for (const j of rows) {
       this.journeys.set(j.journeyId, {
         steps: new Set(),
@@ -457,6 +465,7 @@ class ImportRun {
         await lockToClaimUnderLock(tx);
         claimed = await claimEventIds(tx, batch, this.importId);
       }
+      await this.loadJourneys(tx);
       const writes = await this.resolveBatch(tx, batch, claimed, rejected, deferred);
       await releaseEventIds(tx, claimed, writes.eventIds);
       await writeBatch(tx, writes);

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, postgresPool, queryRows, type DbHandle } from '../../db/client.js';
-import { importEvents, readLines } from '../../db/import/import-events.js';
+import { IMPORT_LOCK_KEY, importEvents, readLines } from '../../db/import/import-events.js';
 import { exportCsvBytes } from '../../reports/exports.js';
 import { loadJourney } from '../../reports/metrics.js';
 import { ALL_TIME } from '../../reports/report-types.js';
@@ -155,6 +155,27 @@ describe.skipIf(!testDatabaseUrl)('createDb on a Postgres server', () => {
       await handle.close();
     }
   }, 60_000);
+
+  it("a journey line waits for the import lock, as another import's batch holds it", async () => {
+    // Another import's batch, as far as the lock goes: a connection of its own that holds the import lock.
+    const holder = await createDb({ kind: 'postgres', url: url.toString(), poolSize: 1 });
+    const client = await postgresPool(holder.db)!.connect();
+    try {
+      await client.query('select pg_advisory_lock($1)', [IMPORT_LOCK_KEY]);
+      const line = JSON.stringify({ type: 'journey', journey_id: 'behind-the-lock', name: 'Behind the lock', conversion_event: null, attribution_window_hours: 24, reentry: true, steps: [] });
+      let settled = false;
+      const importing = importEvents(own.db, (async function* () { yield line; })(), { source: 'test' }).finally(() => (settled = true));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(settled).toBe(false);
+      const stored = await queryRows<{ n: unknown }>(own.db, sql`select count(*) as n from journeys where journey_id = 'behind-the-lock'`);
+      expect(Number(stored[0]?.n)).toBe(0);
+      await client.query('select pg_advisory_unlock($1)', [IMPORT_LOCK_KEY]);
+      expect(await importing).toMatchObject({ status: 'completed', accepted: 1 });
+    } finally {
+      client.release();
+      await holder.close();
+    }
+  }, 20_000);
 
   describe('a connection cut while it is checked out', () => {
     let proxy: Awaited<ReturnType<typeof startProxy>>;

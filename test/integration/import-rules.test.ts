@@ -736,6 +736,45 @@ describe('journey redefinition', () => {
     expect((await step('s3')).entry_count).toBe(1);
   });
 
+  describe('by another import while an import runs', () => {
+    /** Imports `first` and then `then` in one import (batches of two lines), running `meanwhile` between the two. */
+    async function importAround(first: ContractLine[], meanwhile: () => Promise<unknown>, then: ContractLine[]): Promise<ImportSummary> {
+      async function* lines() {
+        for (const l of first) yield JSON.stringify(l);
+        // The batch of `first` is being written (a full batch is flushed as soon as it is read).
+        await meanwhile();
+        for (const l of then) yield JSON.stringify(l);
+      }
+      return importEvents(db, lines(), { source: 'test', batchSize: 2 });
+    }
+
+    it('a step the other import added is a step for the running import from its next batch', async () => {
+      await run([journeyDef(), entry('en-1', 'u-1', '2026-11-01T09:00:00Z')]);
+      const withS4 = journeyDef({ steps: [...journeyDef().steps, { step_id: 's4', name: 'Follow-up push', kind: 'push', next: [] }] });
+      const summary = await importAround(
+        [stepEntry('en-1', 's1', '2026-11-01T09:01:00Z'), stepEntry('en-1', 's2', '2026-11-01T09:02:00Z')],
+        () => run([withS4]),
+        [stepEntry('en-1', 's4', '2026-11-01T09:04:00Z')],
+      );
+      expect(summary).toMatchObject({ status: 'completed', accepted: 3, rejected: 0 });
+      expect((await step('s4')).entry_count).toBe(1);
+    });
+
+    it('a step the other import removed takes no more events in the running import', async () => {
+      await run([journeyDef(), entry('en-1', 'u-1', '2026-11-01T09:00:00Z')]);
+      const withoutS3 = journeyDef({ steps: journeyDef().steps.slice(0, 2).map((s) => ({ ...s, next: [] })) });
+      const summary = await importAround(
+        [stepEntry('en-1', 's1', '2026-11-01T09:01:00Z'), stepEntry('en-1', 's2', '2026-11-01T09:02:00Z')],
+        async () => expect(await run([withoutS3])).toMatchObject({ accepted: 1, rejected: 0 }),
+        [stepEntry('en-1', 's3', '2026-11-01T09:03:00Z')],
+      );
+      expect(summary).toMatchObject({ status: 'completed', accepted: 2, rejected: 1 });
+      expect(summary.rejections).toEqual([{ line: 3, reason: expect.stringMatching(/step "s3" is not a step of journey "welcome"/) }]);
+      const stored = await queryRows<{ n: unknown }>(db, sql`select count(*) as n from step_entries where step_id = 's3'`);
+      expect(toCount(stored[0]?.n)).toBe(0);
+    });
+  });
+
   it('removing an unused step works', async () => {
     await run([journeyDef(), entry('en-1', 'u-1', '2026-11-01T09:00:00Z'), stepEntry('en-1', 's1', '2026-11-01T09:00:01Z')]);
     const summary = await run([journeyDef({ steps: journeyDef().steps.slice(0, 2).map((s) => ({ ...s, next: [] })) })]);

@@ -42,6 +42,13 @@ export const envSchema = z.object({
     .refine((v) => v === undefined || v.length >= 16, 'must be at least 16 characters (a random secret)')
     .describe('Bearer token of POST /ingest. Unset: the endpoint does not exist.'),
   INGEST_MAX_BYTES: z.coerce.number().int().min(1).default(20 * 1024 * 1024).describe('Largest POST /ingest body, before and after gzip decompression.'),
+  INGEST_CONCURRENCY: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(8)
+    .default(2)
+    .describe('POST /ingest imports that run at once (1–8); later ones wait their turn. Each holds one of the 10 database connections while it waits for the import lock.'),
   CHART_RENDERER: z
     .enum(['quickchart', 'local'])
     .default('quickchart')

@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { sql } from 'drizzle-orm';
 import type express from 'express';
+import pLimit, { type LimitFunction } from 'p-limit';
 import { isUnavailable } from '../commands/error-answers.js';
 import type { Db } from '../db/client.js';
 import { importEvents, readLines } from '../db/import/import-events.js';
@@ -22,6 +23,8 @@ export interface OpsRouteOptions {
   /** Bearer token of POST /ingest; undefined: the route does not exist (404). */
   ingestToken: string | undefined;
   ingestMaxBytes: number;
+  /** Imports from POST /ingest that run at once (default 2); the others wait for a turn. */
+  ingestConcurrency?: number;
   /** How long /readyz waits for `select 1`. */
   readyTimeoutMs?: number;
 }
@@ -33,9 +36,12 @@ export function opsRoutes(router: express.Router, options: OpsRouteOptions): voi
   });
   if (options.ingestToken !== undefined) {
     const token = options.ingestToken;
+    // Imports take turns at the import lock anyway, each holding a pooled connection while it waits: without a
+    // limit, a burst of uploads would hold every connection that commands and digests need.
+    const importSlots = pLimit(options.ingestConcurrency ?? 2);
     router.post('/ingest', (req, res) => {
       options.inFlight
-        .track(() => ingest(req, res, { ...options, ingestToken: token }))
+        .track(() => ingest(req, res, { ...options, ingestToken: token, importSlots }))
         .catch((err: unknown) => options.log.error('ingest failed', err));
     });
   }
@@ -81,7 +87,7 @@ function byteLimit(limit: number): Transform {
   });
 }
 
-type Options = OpsRouteOptions & { ingestToken: string };
+type Options = OpsRouteOptions & { ingestToken: string; importSlots: LimitFunction };
 
 /**
  * How much of a refused body is read (and dropped) before answering: a client still sending its body then reads
@@ -163,10 +169,16 @@ async function ingest(req: express.Request, res: express.Response, options: Opti
       // The client went away mid-upload: nobody is left to answer.
       return;
     }
-    const started = Date.now();
-    options.log.info('ingest started', { bytes: statSync(file).size });
+    const bytes = statSync(file).size;
+    const slots = options.importSlots;
+    if (slots.activeCount >= slots.concurrency) options.log.info('ingest waiting for a turn', { bytes, running: slots.activeCount, waiting: slots.pendingCount + 1 });
     const strict = req.query.strict === 'true' || req.query.strict === '1';
-    const summary = await importEvents(options.db, readLines(file), { source: 'http', strict, keepRejections: LISTED_REJECTIONS });
+    let started = Date.now();
+    const summary = await slots(() => {
+      started = Date.now();
+      options.log.info('ingest started', { bytes });
+      return importEvents(options.db, readLines(file), { source: 'http', strict, keepRejections: LISTED_REJECTIONS });
+    });
     const json = importSummaryJson(summary, Date.now() - started);
     options.log.info('ingest finished', {
       import_id: json.import_id,

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { count } from 'drizzle-orm';
+import { count, gt, max } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { imports } from '../../db/schema.js';
 import { computeReport, loadJourney } from '../../reports/metrics.js';
@@ -90,6 +90,27 @@ describe('POST /ingest', () => {
     expect(second.json).toMatchObject({ accepted: 1, duplicates: 51, rejected: 0 });
     expect(await computeReport(db.db, journey!, ALL_TIME)).toEqual(expectedReport.all_time);
   });
+
+  it('runs INGEST_CONCURRENCY imports at once: the others wait for a turn, and every one is imported', async () => {
+    const log = createLogger('error', () => {});
+    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'error', INGEST_TOKEN: TOKEN, INGEST_CONCURRENCY: '1' });
+    const one = await startLocalServer({ config, db: db.db, now: () => new Date('2026-11-29T12:00:00Z'), log });
+    try {
+      const [before] = await db.db.select({ last: max(imports.id) }).from(imports);
+      const answers = await Promise.all(['turn-a', 'turn-b', 'turn-c'].map((tag) => ingest(conversions(tag, 3000), {}, one)));
+      expect(answers.map((a) => [a.status, a.json.accepted])).toEqual(Array(3).fill([200, 3000]));
+      const runs = await db.db
+        .select({ started: imports.startedAt, finished: imports.finishedAt })
+        .from(imports)
+        .where(gt(imports.id, before?.last ?? 0))
+        .orderBy(imports.startedAt);
+      expect(runs).toHaveLength(3);
+      // One at a time: each started once the one before had finished.
+      for (let i = 1; i < runs.length; i++) expect(runs[i]!.started.getTime()).toBeGreaterThanOrEqual(runs[i - 1]!.finished!.getTime());
+    } finally {
+      await one.stop();
+    }
+  }, 60_000);
 
   it('takes a gzip body (Content-Encoding: gzip)', async () => {
     const res = await ingest(gzipSync(conversions('gz', 300)), { 'content-encoding': 'gzip' });

@@ -1,7 +1,8 @@
 // The hand-written fast path of parseEventLine against the zod schemas: same verdict, same event, for valid lines
 // and near-misses of every field.
 import { describe, expect, it } from 'vitest';
-import { parseEventLine, parseWithSchemas } from '../../db/import/parse-event.js';
+import fc from 'fast-check';
+import { canonicalMs, parseEventLine, parseTimestamp, parseTimestampByPattern, parseWithSchemas } from '../../db/import/parse-event.js';
 
 type Json = Record<string, unknown>;
 
@@ -32,6 +33,49 @@ describe('the fast path for event lines', () => {
           expect({ key, value, got }).toEqual({ key, value, got: want });
         }
       }
+    }
+  });
+});
+
+describe('the canonical timestamp reader', () => {
+  const pad = (n: number, width: number) => String(n).padStart(width, '0');
+  it('reads every instant of years 1000–9999 as Date and the pattern do, with and without milliseconds', () => {
+    const from = Date.UTC(1000, 0, 1);
+    const to = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+    fc.assert(
+      fc.property(fc.integer({ min: from, max: to }), (ms) => {
+        const iso = new Date(ms).toISOString();
+        const seconds = `${iso.slice(0, 19)}Z`;
+        expect(canonicalMs(iso)).toBe(ms);
+        expect(parseTimestampByPattern(iso)).toEqual({ ok: true, ms });
+        expect(canonicalMs(seconds)).toBe(ms - (ms % 1000 + 1000) % 1000);
+        expect(parseTimestampByPattern(seconds)).toEqual({ ok: true, ms: canonicalMs(seconds) });
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  it('never accepts what the pattern rejects, nor reads a value the pattern reads otherwise', () => {
+    // Any digits in the canonical shapes: impossible months, days (30 February, 29 February of 1900), hours.
+    const digits = (width: number, max: number) => fc.integer({ min: 0, max }).map((n) => pad(n, width));
+    const shaped = fc
+      .tuple(digits(4, 9999), digits(2, 19), digits(2, 39), digits(2, 29), digits(2, 69), digits(2, 69), fc.option(digits(3, 999), { nil: undefined }))
+      .map(([y, mo, d, h, mi, s, milli]) => `${y}-${mo}-${d}T${h}:${mi}:${s}${milli === undefined ? '' : `.${milli}`}Z`);
+    const odd = fc.constantFrom('2026-11-01T09:00:00z', '2026-11-01t09:00:00Z', '2026-11-01T09:00Z', '2026-11-01T09:00:00.1Z', '2026-11-01T09:00:00+00:00', '２026-11-01T09:00:00Z', '2026-11-01T09:00:0aZ', '0999-12-31T23:59:59Z', '0000-01-01T00:00:00Z');
+    fc.assert(
+      fc.property(fc.oneof(shaped, odd), (value) => {
+        const ms = canonicalMs(value);
+        const byPattern = parseTimestampByPattern(value);
+        if (ms !== null) expect(byPattern).toEqual({ ok: true, ms });
+        expect(parseTimestamp(value)).toEqual(byPattern);
+      }),
+      { numRuns: 50_000 },
+    );
+    expect(canonicalMs('2024-02-29T00:00:00Z')).toBe(Date.UTC(2024, 1, 29));
+    expect(canonicalMs('2000-02-29T00:00:00Z')).toBe(Date.UTC(2000, 1, 29));
+    for (const impossible of ['1900-02-29T00:00:00Z', '2026-02-29T00:00:00Z', '2026-04-31T00:00:00Z', '2026-11-01T24:00:00Z', '2026-13-01T00:00:00Z']) {
+      expect(canonicalMs(impossible)).toBeNull();
+      expect(parseTimestamp(impossible)).toMatchObject({ ok: false });
     }
   });
 });

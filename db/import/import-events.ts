@@ -206,7 +206,8 @@ class ImportRun {
         let read = 0;
         for await (const line of source) {
           read++;
-          await this.take(line, inTx);
+          const waiting = this.take(line, inTx);
+          if (waiting) await waiting;
         }
         await this.flush(inTx);
         await this.settle();
@@ -242,7 +243,11 @@ class ImportRun {
     return spool.path as string;
   }
 
-  private async take(line: Line, inTx: InTransaction): Promise<void> {
+  /**
+   * Takes one line. Returns a promise only when the line must be waited for (a rejection reported, a journey line, a
+   * full batch): most lines cost no promise and no turn of the microtask queue.
+   */
+  private take(line: Line, inTx: InTransaction): Promise<void> | undefined {
     if (line.raw.trim() === '') return;
     // Lines read again from the spool were counted in the first pass.
     if (this.pass === 1) this.progress.lines++;
@@ -251,27 +256,28 @@ class ImportRun {
       this.progress.rejected++;
       return this.reportRejection(line, parsed.reason);
     }
-    if (parsed.event.type === 'journey') {
-      await this.flush(inTx);
-      await this.settle();
-      let reason: string | null = null;
-      await inTx(async (tx) => {
-        // Serialised with every import's batches: a redefinition recomputes rows and rollups that a batch writes
-        // too (concurrently, the two could deadlock), and its check for used steps must see every stored event.
-        await tx.execute(sql`select pg_advisory_xact_lock(${IMPORT_LOCK_KEY})`);
-        await this.loadJourneys(tx);
-        reason = await this.applyJourney(tx, parsed.event as JourneyDef);
-        if (reason === null) this.progress.accepted++;
-        await this.saveProgress(tx);
-      });
-      if (reason !== null) {
-        this.progress.rejected++;
-        await this.reportRejection(line, reason);
-      }
-      return;
+    if (parsed.event.type === 'journey') return this.takeJourney(line, parsed.event, inTx);
+    this.batch.push({ n: line.n, raw: line.raw, event: parsed.event });
+    if (this.batch.length >= this.batchSize) return this.flush(inTx);
+  }
+
+  private async takeJourney(line: Line, def: JourneyDef, inTx: InTransaction): Promise<void> {
+    await this.flush(inTx);
+    await this.settle();
+    let reason: string | null = null;
+    await inTx(async (tx) => {
+      // Serialised with every import's batches: a redefinition recomputes rows and rollups that a batch writes
+      // too (concurrently, the two could deadlock), and its check for used steps must see every stored event.
+      await tx.execute(sql`select pg_advisory_xact_lock(${IMPORT_LOCK_KEY})`);
+      await this.loadJourneys(tx);
+      reason = await this.applyJourney(tx, def);
+      if (reason === null) this.progress.accepted++;
+      await this.saveProgress(tx);
+    });
+    if (reason !== null) {
+      this.progress.rejected++;
+      await this.reportRejection(line, reason);
     }
-    this.batch.push({ ...line, event: parsed.event });
-    if (this.batch.length >= this.batchSize) await this.flush(inTx);
   }
 
   private async reportRejection(line: Line, reason: string): Promise<void> {
@@ -611,15 +617,19 @@ async function claimEventIds(tx: Db, batch: PendingEvent[], importId: number): P
   const ids = [...new Set(batch.map((b) => b.event.event_id))];
   // In one order: a claim waits on an id another transaction claimed and has not committed, and two claims that
   // each wait on the other would deadlock.
-  const rows = await queryRows<{ event_id: string }>(
+  // The claimed ids come back only when some were not (nearly every batch claims all of its own).
+  const [row] = await queryRows<{ missed: boolean; ids: string[] | null }>(
     tx,
-    sql`insert into event_ids (event_id, import_id)
-        select id, ${importId} from unnest(${arrayParam(ids)}::text[]) as t(id)
-        order by id collate "C"
-        on conflict (event_id) do nothing
-        returning event_id`,
+    sql`with claimed as (
+          insert into event_ids (event_id, import_id)
+          select id, ${importId} from unnest(${arrayParam(ids)}::text[]) as t(id)
+          order by id collate "C"
+          on conflict (event_id) do nothing
+          returning event_id)
+        select count(*) < ${ids.length} as missed, case when count(*) < ${ids.length} then array_agg(event_id) end as ids
+        from claimed`,
   );
-  return new Set(rows.map((r) => r.event_id));
+  return row?.missed ? new Set(row.ids ?? []) : new Set(ids);
 }
 
 async function releaseEventIds(tx: Db, claimed: Set<string>, accepted: string[]): Promise<void> {

@@ -290,6 +290,7 @@ async function benchDb(kind: DbKind, opts: Options, file: string, data: BenchDat
       ? await exportInChild(['--import', 'tsx', path.join(here, 'export-child.ts')], opened.config, csv)
       : null;
     rmSync(csv, { force: true });
+    log(`exported ${exported.rows.toLocaleString('en')} rows in ${(exported.ms / 1000).toFixed(1)} s`);
     f.export_rows = exported.rows;
     f.export_rows_per_s = Math.round(exported.rows / (exported.ms / 1000));
     f.export_peak_rss_mib = round(exported.peakRssMiB);
@@ -301,6 +302,7 @@ async function benchDb(kind: DbKind, opts: Options, file: string, data: BenchDat
     if (open) await opened.handle.close();
     if (opts.keep) log(`kept the database: ${opened.config.kind === 'postgres' ? opened.config.url : opened.config.dir}`);
     else await opened.drop();
+    log('done');
   }
   return f;
 }

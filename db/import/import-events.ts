@@ -74,16 +74,16 @@ const entryKey = (journeyId: string, entryId: string) => `${journeyId}\u0000${en
 /** Serialises import batches across processes: their lookups and writes must not interleave. */
 export const IMPORT_LOCK_KEY = 7_316_002;
 /**
- * Held shared by every batch that claims its event_ids ahead of the import lock, and exclusively by every batch that
- * claims under it (a strict import, for its whole transaction; a batch on a pool of one connection): a claim under
- * the import lock never waits on an id claimed ahead by a batch that in turn waits for that lock. Taken before the
- * import lock, everywhere.
+ * Held shared by every batch of a plain import, which claims its event_ids before it takes the import lock, and
+ * exclusively by a strict import for its whole transaction, whose later batches claim under the import lock: so a
+ * claim under the import lock never waits on an id claimed by a batch that in turn waits for that lock. Taken before
+ * the import lock, everywhere.
  */
-const CLAIM_AHEAD_GATE_KEY = 7_316_003;
+const CLAIM_GATE_KEY = 7_316_003;
 
-/** The locks of a transaction that claims event_ids under the import lock: the gate exclusively, then the import lock. */
-async function lockToClaimUnderLock(tx: Db): Promise<void> {
-  await tx.execute(sql`select pg_advisory_xact_lock(${CLAIM_AHEAD_GATE_KEY})`);
+/** The locks a strict import holds for its whole transaction: the gate exclusively, then the import lock. */
+async function lockForStrictImport(tx: Db): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock(${CLAIM_GATE_KEY})`);
   await tx.execute(sql`select pg_advisory_xact_lock(${IMPORT_LOCK_KEY})`);
 }
 
@@ -109,7 +109,7 @@ export async function importEvents(db: Db, lines: AsyncIterable<string>, options
       try {
         await db.transaction(async (tx) => {
           // One transaction for the whole file, serialised with every other import from its start.
-          await lockToClaimUnderLock(tx as unknown as Db);
+          await lockForStrictImport(tx as unknown as Db);
           await run.execute(lines, (fn) => fn(tx as unknown as Db));
           if (run.progress.rejected > 0) throw new StrictRefusal();
         });
@@ -429,7 +429,7 @@ class ImportRun {
    * another (a batch claims once the one before has claimed), and everything else waits for the previous batch to
    * commit and for the import lock, so the rules see what it stored. Claims insert in one order (see
    * claimEventIds), so two imports claiming at once never deadlock; the gate keeps strict imports apart (see
-   * CLAIM_AHEAD_GATE_KEY). Ends only after `previous` ended.
+   * CLAIM_GATE_KEY). Ends only after `previous` ended.
    */
   private async writeInTransaction(batch: PendingEvent[], inTx: InTransaction, previous: BatchWriting | null, markClaimed: () => void): Promise<void> {
     try {
@@ -455,22 +455,18 @@ class ImportRun {
       // users through index probes, and a table that grew since it was last analysed looked small enough to scan
       // (seen: every user, every conversion, every step entry sorted, in one batch after another).
       await tx.execute(sql`select set_config('jit', 'off', true), set_config('enable_seqscan', 'off', true)`);
-      let claimed: Set<string>;
-      if (this.claimAhead) {
-        // After the previous batch's claim (and so after it holds the gate): a claim that ran ahead of it could take
-        // an id from an earlier line, and the previous batch would then wait on this one while this one waits for
-        // it; and a gate taken first could let a strict import queue between the two, waiting for this batch while
-        // the previous one waits behind it.
-        await previous?.claimed;
-        await tx.execute(sql`select pg_advisory_xact_lock_shared(${CLAIM_AHEAD_GATE_KEY})`);
-        claimed = await claimEventIds(tx, batch, this.importId);
-        markClaimed();
-        await previous?.done;
-        await tx.execute(sql`select pg_advisory_xact_lock(${IMPORT_LOCK_KEY})`);
-      } else {
-        await lockToClaimUnderLock(tx);
-        claimed = await claimEventIds(tx, batch, this.importId);
-      }
+      // The claim comes before the import lock, under the gate held shared (in a strict import's transaction, which
+      // holds the gate exclusively, it is granted at once). With claimAhead it runs while the batch before writes,
+      // but only after that batch's claim (and so after it holds the gate): a claim that ran ahead of it could take
+      // an id from an earlier line, and the batch before would then wait on this one while this one waits for it;
+      // and a gate taken first could let a strict import queue between the two, waiting for this batch while the
+      // one before waits behind it. Without claimAhead the batch before has committed already (above).
+      await previous?.claimed;
+      await tx.execute(sql`select pg_advisory_xact_lock_shared(${CLAIM_GATE_KEY})`);
+      const claimed = await claimEventIds(tx, batch, this.importId);
+      markClaimed();
+      await previous?.done;
+      await tx.execute(sql`select pg_advisory_xact_lock(${IMPORT_LOCK_KEY})`);
       await this.loadJourneys(tx);
       const writes = await this.resolveBatch(tx, batch, claimed, rejected, deferred);
       await releaseEventIds(tx, claimed, writes.eventIds);

@@ -144,10 +144,29 @@ describe.skipIf(!testDatabaseUrl)('createDb on a Postgres server', () => {
       expect(await mostInUse(() => importEvents(handle.db, linesOf('alone'), { source: 'test', batchSize: 25 }))).toBe(2);
       // Four at once: had each claimed ahead, they would hold eight of the pool's ten.
       const summaries: Array<{ status: string; accepted: number }> = [];
+      let exclusiveGate = 0;
+      let importing = true;
+      // The three that do not claim ahead still claim under the shared gate: an exclusive one (a strict import's)
+      // would queue every other batch behind it, one at a time.
+      const watchingLocks = (async () => {
+        while (importing) {
+          const rows = await queryRows<{ n: unknown }>(
+            own.db,
+            sql`select count(*) as n from pg_locks where locktype = 'advisory' and objid = 7316003 and mode = 'ExclusiveLock'`,
+          );
+          exclusiveGate += Number(rows[0]?.n);
+        }
+      })();
       const most = await mostInUse(async () => {
-        summaries.push(...(await Promise.all(['a', 'b', 'c', 'd'].map((tag) => importEvents(handle.db, linesOf(tag), { source: 'test', batchSize: 25 })))));
+        try {
+          summaries.push(...(await Promise.all(['a', 'b', 'c', 'd'].map((tag) => importEvents(handle.db, linesOf(tag), { source: 'test', batchSize: 25 })))));
+        } finally {
+          importing = false;
+          await watchingLocks;
+        }
       });
       expect(summaries.map((s) => [s.status, s.accepted])).toEqual(Array(4).fill(['completed', 1500]));
+      expect(exclusiveGate).toBe(0);
       expect(most).toBeLessThanOrEqual(5);
       // …and they did run at once, each waiting with its connection for its turn at the import lock.
       expect(most).toBeGreaterThanOrEqual(3);

@@ -117,7 +117,7 @@ export async function importEvents(db: Db, lines: AsyncIterable<string>, options
         if (!(err instanceof StrictRefusal)) throw err;
         await db
           .update(imports)
-          .set({ status: 'refused', finishedAt: new Date(), accepted: 0, duplicates: 0, rejected: run.progress.rejected })
+          .set({ status: 'refused', finishedAt: sql`now()`, accepted: 0, duplicates: 0, rejected: run.progress.rejected })
           .where(eq(imports.id, importId));
         return { importId, status: 'refused', ...run.progress, accepted: 0, duplicates: 0, rejections: run.sortedRejections() };
       }
@@ -126,21 +126,22 @@ export async function importEvents(db: Db, lines: AsyncIterable<string>, options
     }
     await db
       .update(imports)
-      .set({ status: 'completed', finishedAt: new Date(), ...run.counters() })
+      .set({ status: 'completed', finishedAt: sql`now()`, ...run.counters() })
       .where(eq(imports.id, importId));
     return { importId, status: 'completed', ...run.progress, rejections: run.sortedRejections() };
   } catch (err) {
-    // The counters stay as the last committed transaction saved them (each batch saves them in its own): the
-    // batch that failed counted lines it did not store.
+    // accepted and duplicates stay as the last committed transaction saved them (each batch saves them in its own):
+    // the batch that failed counted lines it did not store. rejected is every rejection reported, as the rejects
+    // file lists them: a batch reports its rejections once it has committed.
     await db
       .update(imports)
-      .set({ status: 'failed', finishedAt: new Date() })
+      .set({ status: 'failed', finishedAt: sql`now()`, rejected: run.reportedRejections })
       .where(eq(imports.id, importId))
       .catch(() => {});
     throw err;
   } finally {
-    run.cleanup();
     if (claimAhead) poolsClaimingAhead.delete(pool);
+    run.cleanup();
   }
 }
 
@@ -148,6 +149,8 @@ type InTransaction = (fn: (tx: Db) => Promise<void>) => Promise<void>;
 
 class ImportRun {
   readonly progress: ImportProgress = { lines: 0, accepted: 0, duplicates: 0, rejected: 0 };
+  /** Rejections passed on to the caller (progress counts a batch's before it commits, and reports them after). */
+  reportedRejections = 0;
   private readonly rejections: Rejection[] = [];
   private journeys = new Map<string, JourneyInfo>();
   private batch: PendingEvent[] = [];
@@ -281,6 +284,7 @@ class ImportRun {
   }
 
   private async reportRejection(line: Line, reason: string): Promise<void> {
+    this.reportedRejections++;
     const rejection = { line: line.n, reason };
     if (this.rejections.length < (this.options.keepRejections ?? 1000)) this.rejections.push(rejection);
     await this.options.onRejected?.(line.raw, rejection);

@@ -1001,6 +1001,36 @@ describe('an import that stops halfway', () => {
     expect(again).toMatchObject({ status: 'completed', accepted: 5, duplicates: 2, rejected: 0 });
     expect(await overview()).toMatchObject({ total_entries: 3, messages_sent: 3 });
   });
+
+  it('records, once failed, the lines it stored and every rejection it reported', async () => {
+    const lines: Array<ContractLine | string> = [
+      journeyDef(),
+      entry('en-1', 'u-1', '2026-11-01T09:00:00Z'),
+      stepEntry('en-1', 's1', '2026-11-01T09:00:01Z'),
+      // rejected in a transaction of its own: s1 has a stored step entry
+      journeyDef({ steps: journeyDef().steps.slice(1) }),
+      'not json',
+      entry('en-2', 'u-2', '2026-11-01T09:00:00Z'),
+      stepEntry('en-2', 's1', '2026-11-01T09:00:01Z'),
+    ];
+    const reported: number[] = [];
+    let progressCalls = 0;
+    const stopping = run(lines, {
+      batchSize: 2,
+      onRejected: (_raw, rejection) => void reported.push(rejection.line),
+      onProgress: () => {
+        // 1: the journey, 2: lines 2–3, 3: the rejected journey line, 4: lines 6–7 (fails before it commits)
+        if (++progressCalls === 4) throw new Error('killed');
+      },
+    });
+    await expect(stopping).rejects.toThrow('killed');
+    expect(reported.sort()).toEqual([4, 5]);
+    const records = await queryRows<{ status: string; accepted: unknown; duplicates: unknown; rejected: unknown }>(
+      db,
+      sql`select status, accepted, duplicates, rejected from imports order by id`,
+    );
+    expect(records.map((r) => [r.status, toCount(r.accepted), toCount(r.duplicates), toCount(r.rejected)])).toEqual([['failed', 3, 0, 2]]);
+  });
 });
 
 describe('batch boundaries do not matter', () => {

@@ -82,9 +82,11 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningAp
     const server = await listen(web, config.PORT, host);
     log.info(`Socket Mode connected; health check on http://${host}:${portOf(server)}/healthz`);
     const stop = async () => {
+      // Stopping from the first moment (see drain): an upload still waiting for its turn is answered 503.
+      const drained = inFlight.drain();
       await app.stop();
       await close(server);
-      await inFlight.drain();
+      await drained;
     };
     return withDigestScheduler({ port: portOf(server), stop }, options);
   }
@@ -104,9 +106,11 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningAp
   const server = (await receiver.start({ port: config.PORT, host })) as Server;
   log.info(`Slack app listening on http://${host}:${portOf(server)}/slack/events`);
   const stop = async () => {
-    // Closing the server refuses new requests and waits for open ones (an ingest); then the answers still running.
+    // Stopping from the first moment: an upload still waiting for its turn is answered 503. Closing the server
+    // refuses new requests and waits for open ones (an ingest under way); then the answers still running.
+    const drained = inFlight.drain();
     await receiver.stop();
-    await inFlight.drain();
+    await drained;
   };
   return withDigestScheduler({ port: portOf(server), stop }, options);
 }

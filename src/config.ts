@@ -46,9 +46,9 @@ export const envSchema = z.object({
     .number()
     .int()
     .min(1)
-    .max(8)
+    .max(6)
     .default(2)
-    .describe('POST /ingest imports that run at once (1–8); later ones wait their turn. Each holds one of the 10 database connections while it waits for the import lock.'),
+    .describe('POST /ingest imports that run at once (1–6); later ones wait their turn. Each holds one of the 10 database connections while it waits for the import lock (one of them two).'),
   CHART_RENDERER: z
     .enum(['quickchart', 'local'])
     .default('quickchart')

@@ -64,9 +64,11 @@ export async function startLocalServer(options: { config: Config; db: Db; now: (
   const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   log.info(`Local console: http://${shown.includes(':') ? `[${shown}]` : shown}:${port}/console/ (Ctrl+C stops)`);
   const stop = async () => {
-    // Refuses new connections and waits for open requests (an ingest), then for work they started.
+    // Stopping from the first moment: an upload still waiting for its turn is answered 503. Then refuses new
+    // connections and waits for open requests (an ingest under way), then for work they started.
+    const drained = inFlight.drain();
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    await inFlight.drain();
+    await drained;
   };
   return { port, stop };
 }

@@ -175,10 +175,13 @@ async function ingest(req: express.Request, res: express.Response, options: Opti
     const strict = req.query.strict === 'true' || req.query.strict === '1';
     let started = Date.now();
     const summary = await slots(() => {
+      // The app began to stop while this upload waited: nothing of it is imported, and the client sends it again.
+      if (options.inFlight.stopping) return null;
       started = Date.now();
       options.log.info('ingest started', { bytes });
       return importEvents(options.db, readLines(file), { source: 'http', strict, keepRejections: LISTED_REJECTIONS });
     });
+    if (summary === null) return await refuse(503, 'the app is stopping; send the file again in a minute', { 'retry-after': '30' });
     const json = importSummaryJson(summary, Date.now() - started);
     options.log.info('ingest finished', {
       import_id: json.import_id,

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { count, gt, max } from 'drizzle-orm';
+import { count, gt, max, sql } from 'drizzle-orm';
+import { queryRows } from '../../db/client.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { imports } from '../../db/schema.js';
 import { computeReport, loadJourney } from '../../reports/metrics.js';
@@ -109,6 +110,34 @@ describe('POST /ingest', () => {
       for (let i = 1; i < runs.length; i++) expect(runs[i]!.started.getTime()).toBeGreaterThanOrEqual(runs[i - 1]!.finished!.getTime());
     } finally {
       await one.stop();
+    }
+  }, 60_000);
+
+  it('answers 503 to an upload still waiting for its turn when the app stops, imports nothing of it, and finishes the one under way', async () => {
+    const lines: string[] = [];
+    const log = createLogger('info', (line) => void lines.push(line));
+    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', INGEST_TOKEN: TOKEN, INGEST_CONCURRENCY: '1', INGEST_MAX_BYTES: String(20 * 1024 * 1024) });
+    const one = await startLocalServer({ config, db: db.db, now: () => new Date('2026-11-29T12:00:00Z'), log });
+    const logged = async (text: string) => {
+      while (!lines.some((l) => l.includes(text))) await new Promise((resolve) => setTimeout(resolve, 5));
+    };
+    let stopped = false;
+    try {
+      const underWay = ingest(conversions('stop-under-way', 40_000), {}, one);
+      await logged('ingest started');
+      const waiting = ingest(conversions('stop-waiting', 10), {}, one);
+      await logged('ingest waiting for a turn');
+      const stopping = one.stop().then(() => (stopped = true));
+      const [first, second] = await Promise.all([underWay, waiting]);
+      await stopping;
+      expect(first.status).toBe(200);
+      expect(first.json).toMatchObject({ status: 'completed', accepted: 40_000 });
+      expect(second.status).toBe(503);
+      expect(second.json.error).toMatch(/stopping; send the file again/);
+      const rows = await queryRows<{ n: unknown }>(db.db, sql`select count(*) as n from conversions where event_id like 'stop-waiting-%'`);
+      expect(Number(rows[0]?.n)).toBe(0);
+    } finally {
+      if (!stopped) await one.stop();
     }
   }, 60_000);
 

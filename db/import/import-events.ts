@@ -98,12 +98,8 @@ export async function importEvents(db: Db, lines: AsyncIterable<string>, options
   const importId = record!.id;
   // Claiming ahead needs a second connection while a batch writes: on Postgres with a pool of two or more. (PGlite
   // runs one transaction at a time; a pool of one would make the next batch wait for a connection and time out.)
-  // One import per pool at a time: imports take turns at the import lock anyway, and a second connection for each
-  // of several imports at once would fill the pool that slash commands and digests need.
   const pool = postgresPool(db);
-  const claimAhead = !options.strict && pool !== null && (pool.options.max ?? 10) >= 2 && !poolsClaimingAhead.has(pool);
-  if (claimAhead) poolsClaimingAhead.add(pool);
-  const run = new ImportRun(importId, options, claimAhead);
+  const run = new ImportRun(importId, options, !options.strict && pool !== null && (pool.options.max ?? 10) >= 2 ? pool : null);
   try {
     if (options.strict) {
       try {
@@ -140,7 +136,7 @@ export async function importEvents(db: Db, lines: AsyncIterable<string>, options
       .catch(() => {});
     throw err;
   } finally {
-    if (claimAhead) poolsClaimingAhead.delete(pool);
+    run.stopClaimingAhead();
     run.cleanup();
   }
 }
@@ -161,6 +157,7 @@ class ImportRun {
    */
   private inflight: BatchWriting | null = null;
   private earlier: BatchWriting | null = null;
+  private claimingAhead = false;
   private spoolDir: string | undefined;
   private spoolCount = 0;
   private pass = 0;
@@ -179,12 +176,31 @@ class ImportRun {
   constructor(
     private readonly importId: number,
     private readonly options: ImportOptions,
-    /** Claim a batch's event_ids while the batch before it writes (see writeInTransaction). */
-    private readonly claimAhead: boolean,
+    /** The pool on which batches may claim their event_ids while the batch before writes (see claimAhead). */
+    private readonly aheadPool: object | null,
   ) {
     // 20,000 lines a transaction: per-statement costs (planning the batch statements, commit) fall below per-row
     // costs, and a batch still holds only a few MB.
     this.batchSize = options.batchSize ?? 20_000;
+  }
+
+  /**
+   * Whether the next batch claims its event_ids while the batch before it writes (see writeInTransaction). One import
+   * per pool does at a time: imports take turns at the import lock anyway, and a second connection for each of
+   * several imports at once would fill the pool that slash commands and digests need. Asked at every batch, so an
+   * import takes over once the one that claimed ahead has ended.
+   */
+  private claimAhead(): boolean {
+    if (!this.claimingAhead && this.aheadPool !== null && !poolsClaimingAhead.has(this.aheadPool)) {
+      poolsClaimingAhead.add(this.aheadPool);
+      this.claimingAhead = true;
+    }
+    return this.claimingAhead;
+  }
+
+  stopClaimingAhead(): void {
+    if (this.claimingAhead) poolsClaimingAhead.delete(this.aheadPool!);
+    this.claimingAhead = false;
   }
 
   counters() {
@@ -410,7 +426,7 @@ class ImportRun {
     const previous = this.inflight;
     let markClaimed!: () => void;
     const claimed = new Promise<void>((resolve) => (markClaimed = resolve));
-    const done = this.writeInTransaction(batch, inTx, previous, markClaimed);
+    const done = this.writeInTransaction(batch, inTx, previous, markClaimed, this.claimAhead());
     // Observed by settle(); without this an error would count as unhandled until then.
     done.catch(() => {});
     this.earlier = previous;
@@ -427,7 +443,7 @@ class ImportRun {
   }
 
   /**
-   * Writes one batch in its own transaction. With claimAhead, its event_ids are claimed while the batch before it
+   * Writes one batch in its own transaction. Claiming ahead (`ahead`), its event_ids are claimed while the batch before it
    * (`previous`) still writes: the claim is one atomic insert, which waits only on ids that batch claimed too (the
    * earlier line wins), and it is what the database spends the most time on per line. Claims go one batch after
    * another (a batch claims once the one before has claimed), and everything else waits for the previous batch to
@@ -435,9 +451,15 @@ class ImportRun {
    * claimEventIds), so two imports claiming at once never deadlock; the gate keeps strict imports apart (see
    * CLAIM_GATE_KEY). Ends only after `previous` ended.
    */
-  private async writeInTransaction(batch: PendingEvent[], inTx: InTransaction, previous: BatchWriting | null, markClaimed: () => void): Promise<void> {
+  private async writeInTransaction(
+    batch: PendingEvent[],
+    inTx: InTransaction,
+    previous: BatchWriting | null,
+    markClaimed: () => void,
+    ahead: boolean,
+  ): Promise<void> {
     try {
-      await this.writeAfter(batch, inTx, previous, markClaimed);
+      await this.writeAfter(batch, inTx, previous, markClaimed, ahead);
     } catch (err) {
       // Never return (and let the import be recorded as failed) while the batch before is still writing.
       await previous?.done.catch(() => {});
@@ -448,10 +470,16 @@ class ImportRun {
     }
   }
 
-  private async writeAfter(batch: PendingEvent[], inTx: InTransaction, previous: BatchWriting | null, markClaimed: () => void): Promise<void> {
+  private async writeAfter(
+    batch: PendingEvent[],
+    inTx: InTransaction,
+    previous: BatchWriting | null,
+    markClaimed: () => void,
+    ahead: boolean,
+  ): Promise<void> {
     const rejected: Array<[Line, string]> = [];
     const deferred: PendingEvent[] = [];
-    if (!this.claimAhead) await previous?.done;
+    if (!ahead) await previous?.done;
     await inTx(async (tx) => {
       // JIT compiles for ~100 ms once a statement's estimate crosses jit_above_cost, which batch statements do
       // when the statistics lag a growing table; each statement here runs for milliseconds, so never JIT. For the
@@ -460,11 +488,11 @@ class ImportRun {
       // (seen: every user, every conversion, every step entry sorted, in one batch after another).
       await tx.execute(sql`select set_config('jit', 'off', true), set_config('enable_seqscan', 'off', true)`);
       // The claim comes before the import lock, under the gate held shared (in a strict import's transaction, which
-      // holds the gate exclusively, it is granted at once). With claimAhead it runs while the batch before writes,
+      // holds the gate exclusively, it is granted at once). Claiming ahead it runs while the batch before writes,
       // but only after that batch's claim (and so after it holds the gate): a claim that ran ahead of it could take
       // an id from an earlier line, and the batch before would then wait on this one while this one waits for it;
       // and a gate taken first could let a strict import queue between the two, waiting for this batch while the
-      // one before waits behind it. Without claimAhead the batch before has committed already (above).
+      // one before waits behind it. Not claiming ahead, the batch before has committed already (above).
       await previous?.claimed;
       await tx.execute(sql`select pg_advisory_xact_lock_shared(${CLAIM_GATE_KEY})`);
       const claimed = await claimEventIds(tx, batch, this.importId);

@@ -175,6 +175,39 @@ describe.skipIf(!testDatabaseUrl)('createDb on a Postgres server', () => {
     }
   }, 60_000);
 
+  it('an import that started beside one claiming ahead claims ahead itself once that one has ended', async () => {
+    const handle = await createDb({ kind: 'postgres', url: url.toString(), poolSize: 10 });
+    try {
+      const journey = JSON.stringify({ type: 'journey', journey_id: 'takes-over', name: 'Takes over', conversion_event: null, attribution_window_hours: 24, reentry: true, steps: [] });
+      await importEvents(handle.db, (async function* () { yield journey; })(), { source: 'test' });
+      const linesOf = (tag: string, n: number) =>
+        (async function* () {
+          for (let i = 0; i < n; i++) {
+            yield JSON.stringify({ type: 'journey_entry', event_id: `${tag}-${i}`, journey_id: 'takes-over', entry_id: `${tag}-e-${i}`, external_id: `u-${i}`, at: '2026-11-01T09:00:00Z' });
+          }
+        })();
+      const pool = postgresPool(handle.db)!;
+      let firstStarted!: () => void;
+      const started = new Promise<void>((resolve) => (firstStarted = resolve));
+      // The first claims ahead (it is alone when its first batch is written); the second starts beside it.
+      const first = importEvents(handle.db, linesOf('first', 100), { source: 'test', batchSize: 25, onProgress: () => firstStarted() });
+      await started;
+      const second = importEvents(handle.db, linesOf('second', 3000), { source: 'test', batchSize: 25 });
+      expect(await first).toMatchObject({ status: 'completed', accepted: 100 });
+      // From here on the second is alone: claiming ahead, it holds two connections while a batch writes.
+      let most = 0;
+      const watching = setInterval(() => (most = Math.max(most, pool.totalCount - pool.idleCount)), 1);
+      try {
+        expect(await second).toMatchObject({ status: 'completed', accepted: 3000 });
+      } finally {
+        clearInterval(watching);
+      }
+      expect(most).toBe(2);
+    } finally {
+      await handle.close();
+    }
+  }, 60_000);
+
   it("a journey line waits for the import lock, as another import's batch holds it", async () => {
     // Another import's batch, as far as the lock goes: a connection of its own that holds the import lock.
     const holder = await createDb({ kind: 'postgres', url: url.toString(), poolSize: 1 });

@@ -64,6 +64,16 @@ interface PendingEvent extends Line {
 
 class StrictRefusal extends Error {}
 
+/** A batch to write: its lines, how to open its transaction, the batch before it, and whether it claims ahead. */
+interface BatchJob {
+  batch: PendingEvent[];
+  inTx: InTransaction;
+  previous: BatchWriting | null;
+  /** Called once the batch's event_ids are claimed (or it failed before). */
+  markClaimed: () => void;
+  ahead: boolean;
+}
+
 /** A batch being written: when its event_ids are claimed, and when it has committed (or failed). */
 interface BatchWriting {
   claimed: Promise<void>;
@@ -426,7 +436,7 @@ class ImportRun {
     const previous = this.inflight;
     let markClaimed!: () => void;
     const claimed = new Promise<void>((resolve) => (markClaimed = resolve));
-    const done = this.writeInTransaction(batch, inTx, previous, markClaimed, this.claimAhead());
+    const done = this.writeInTransaction({ batch, inTx, previous, markClaimed, ahead: this.claimAhead() });
     // Observed by settle(); without this an error would count as unhandled until then.
     done.catch(() => {});
     this.earlier = previous;
@@ -443,23 +453,18 @@ class ImportRun {
   }
 
   /**
-   * Writes one batch in its own transaction. Claiming ahead (`ahead`), its event_ids are claimed while the batch before it
-   * (`previous`) still writes: the claim is one atomic insert, which waits only on ids that batch claimed too (the
+   * Writes one batch in its own transaction. Claiming ahead (`ahead`), its event_ids are claimed while the batch
+   * before it (`previous`) still writes: the claim is one atomic insert, which waits only on ids that batch claimed too (the
    * earlier line wins), and it is what the database spends the most time on per line. Claims go one batch after
    * another (a batch claims once the one before has claimed), and everything else waits for the previous batch to
    * commit and for the import lock, so the rules see what it stored. Claims insert in one order (see
    * claimEventIds), so two imports claiming at once never deadlock; the gate keeps strict imports apart (see
    * CLAIM_GATE_KEY). Ends only after `previous` ended.
    */
-  private async writeInTransaction(
-    batch: PendingEvent[],
-    inTx: InTransaction,
-    previous: BatchWriting | null,
-    markClaimed: () => void,
-    ahead: boolean,
-  ): Promise<void> {
+  private async writeInTransaction(job: BatchJob): Promise<void> {
+    const { previous, markClaimed } = job;
     try {
-      await this.writeAfter(batch, inTx, previous, markClaimed, ahead);
+      await this.writeAfter(job);
     } catch (err) {
       // Never return (and let the import be recorded as failed) while the batch before is still writing.
       await previous?.done.catch(() => {});
@@ -470,13 +475,7 @@ class ImportRun {
     }
   }
 
-  private async writeAfter(
-    batch: PendingEvent[],
-    inTx: InTransaction,
-    previous: BatchWriting | null,
-    markClaimed: () => void,
-    ahead: boolean,
-  ): Promise<void> {
+  private async writeAfter({ batch, inTx, previous, markClaimed, ahead }: BatchJob): Promise<void> {
     const rejected: Array<[Line, string]> = [];
     const deferred: PendingEvent[] = [];
     if (!ahead) await previous?.done;

@@ -35,6 +35,29 @@ async function startProxy(target: URL): Promise<{ port: number; cut(): void; clo
   };
 }
 
+/** The line defining a journey without steps (re-entry allowed), for the import tests below. */
+const journeyLine = (journeyId: string) =>
+  JSON.stringify({ type: 'journey', journey_id: journeyId, name: journeyId, conversion_event: null, attribution_window_hours: 24, reentry: true, steps: [] });
+
+/** `n` journey_entry lines of a journey, their ids tagged. */
+async function* entryLines(journeyId: string, tag: string, n: number): AsyncIterable<string> {
+  for (let i = 0; i < n; i++) {
+    yield JSON.stringify({ type: 'journey_entry', event_id: `${tag}-${i}`, journey_id: journeyId, entry_id: `${tag}-e-${i}`, external_id: `u-${i}`, at: '2026-11-01T09:00:00Z' });
+  }
+}
+
+/** The highest value `sample` gave, read every millisecond while `work` ran. */
+async function mostWhile(sample: () => number, work: () => Promise<unknown>): Promise<number> {
+  let most = 0;
+  const watching = setInterval(() => (most = Math.max(most, sample())), 1);
+  try {
+    await work();
+  } finally {
+    clearInterval(watching);
+  }
+  return most;
+}
+
 describe.skipIf(!testDatabaseUrl)('createDb on a Postgres server', () => {
   // A database of this file's own (created and dropped by openTestDb), opened again below with other pools.
   let own: TestDb;
@@ -62,23 +85,17 @@ describe.skipIf(!testDatabaseUrl)('createDb on a Postgres server', () => {
   it('an import on a pool of one connection never waits for a second one', async () => {
     const handle = await createDb({ kind: 'postgres', url: url.toString(), poolSize: 1 });
     try {
-      const lines = [
-        JSON.stringify({ type: 'journey', journey_id: 'pool-of-one', name: 'Pool of one', conversion_event: null, attribution_window_hours: 24, reentry: true, steps: [] }),
-      ];
-      for (let i = 0; i < 200; i++) {
-        lines.push(JSON.stringify({ type: 'journey_entry', event_id: `p1-${i}`, journey_id: 'pool-of-one', entry_id: `e-${i}`, external_id: `u-${i}`, at: '2026-11-01T09:00:00Z' }));
+      async function* lines() {
+        yield journeyLine('pool-of-one');
+        yield* entryLines('pool-of-one', 'p1', 200);
       }
       // Batches of ten: claiming a batch's ids ahead, on a second connection, would queue for the pool's only one
       // (and time out once a batch took longer than the pool's connection timeout).
       const pool = postgresPool(handle.db)!;
-      let mostWaiting = 0;
-      const importing = importEvents(handle.db, (async function* () { yield* lines; })(), { source: 'test', batchSize: 10 });
-      const watching = setInterval(() => (mostWaiting = Math.max(mostWaiting, pool.waitingCount)), 1);
-      try {
-        expect(await importing).toMatchObject({ status: 'completed', accepted: 201, rejected: 0 });
-      } finally {
-        clearInterval(watching);
-      }
+      const mostWaiting = await mostWhile(
+        () => pool.waitingCount,
+        async () => expect(await importEvents(handle.db, lines(), { source: 'test', batchSize: 10 })).toMatchObject({ status: 'completed', accepted: 201, rejected: 0 }),
+      );
       expect(mostWaiting).toBe(0);
     } finally {
       await handle.close();
@@ -120,26 +137,11 @@ describe.skipIf(!testDatabaseUrl)('createDb on a Postgres server', () => {
   it('of several imports at once on one pool, one claims ahead: each holds one connection, plus one', async () => {
     const handle = await createDb({ kind: 'postgres', url: url.toString(), poolSize: 10 });
     try {
-      const journey = JSON.stringify({ type: 'journey', journey_id: 'several', name: 'Several', conversion_event: null, attribution_window_hours: 24, reentry: true, steps: [] });
-      await importEvents(handle.db, (async function* () { yield journey; })(), { source: 'test' });
-      const linesOf = (tag: string) =>
-        (async function* () {
-          for (let i = 0; i < 1500; i++) {
-            yield JSON.stringify({ type: 'journey_entry', event_id: `${tag}-${i}`, journey_id: 'several', entry_id: `${tag}-e-${i}`, external_id: `u-${i}`, at: '2026-11-01T09:00:00Z' });
-          }
-        })();
+      await importEvents(handle.db, (async function* () { yield journeyLine('several'); })(), { source: 'test' });
+      const linesOf = (tag: string) => entryLines('several', tag, 1500);
       const pool = postgresPool(handle.db)!;
       /** The most connections checked out of the pool while `work` runs. */
-      const mostInUse = async (work: () => Promise<unknown>) => {
-        let most = 0;
-        const watching = setInterval(() => (most = Math.max(most, pool.totalCount - pool.idleCount)), 1);
-        try {
-          await work();
-        } finally {
-          clearInterval(watching);
-        }
-        return most;
-      };
+      const mostInUse = (work: () => Promise<unknown>) => mostWhile(() => pool.totalCount - pool.idleCount, work);
       // Alone, an import claims its next batch's ids while a batch writes: two connections.
       expect(await mostInUse(() => importEvents(handle.db, linesOf('alone'), { source: 'test', batchSize: 25 }))).toBe(2);
       // Four at once: had each claimed ahead, they would hold eight of the pool's ten.
@@ -178,14 +180,8 @@ describe.skipIf(!testDatabaseUrl)('createDb on a Postgres server', () => {
   it('an import that started beside one claiming ahead claims ahead itself once that one has ended', async () => {
     const handle = await createDb({ kind: 'postgres', url: url.toString(), poolSize: 10 });
     try {
-      const journey = JSON.stringify({ type: 'journey', journey_id: 'takes-over', name: 'Takes over', conversion_event: null, attribution_window_hours: 24, reentry: true, steps: [] });
-      await importEvents(handle.db, (async function* () { yield journey; })(), { source: 'test' });
-      const linesOf = (tag: string, n: number) =>
-        (async function* () {
-          for (let i = 0; i < n; i++) {
-            yield JSON.stringify({ type: 'journey_entry', event_id: `${tag}-${i}`, journey_id: 'takes-over', entry_id: `${tag}-e-${i}`, external_id: `u-${i}`, at: '2026-11-01T09:00:00Z' });
-          }
-        })();
+      await importEvents(handle.db, (async function* () { yield journeyLine('takes-over'); })(), { source: 'test' });
+      const linesOf = (tag: string, n: number) => entryLines('takes-over', tag, n);
       const pool = postgresPool(handle.db)!;
       let firstStarted!: () => void;
       const started = new Promise<void>((resolve) => (firstStarted = resolve));
@@ -195,13 +191,10 @@ describe.skipIf(!testDatabaseUrl)('createDb on a Postgres server', () => {
       const second = importEvents(handle.db, linesOf('second', 3000), { source: 'test', batchSize: 25 });
       expect(await first).toMatchObject({ status: 'completed', accepted: 100 });
       // From here on the second is alone: claiming ahead, it holds two connections while a batch writes.
-      let most = 0;
-      const watching = setInterval(() => (most = Math.max(most, pool.totalCount - pool.idleCount)), 1);
-      try {
-        expect(await second).toMatchObject({ status: 'completed', accepted: 3000 });
-      } finally {
-        clearInterval(watching);
-      }
+      const most = await mostWhile(
+        () => pool.totalCount - pool.idleCount,
+        async () => expect(await second).toMatchObject({ status: 'completed', accepted: 3000 }),
+      );
       expect(most).toBe(2);
     } finally {
       await handle.close();

@@ -82,13 +82,13 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningAp
     const server = await listen(web, config.PORT, host);
     log.info(`Socket Mode connected; health check on http://${host}:${portOf(server)}/healthz`);
     const stop = async () => {
-      // Stopping from the first moment (see drain): an upload still waiting for its turn is answered 503.
-      const drained = inFlight.drain();
+      inFlight.markStopping();
       await app.stop();
       await close(server);
-      await drained;
+      // After closing: also the work that arrived while the connection and the server closed.
+      await inFlight.drain();
     };
-    return withDigestScheduler({ port: portOf(server), stop }, options);
+    return withDigestScheduler({ port: portOf(server), stop }, options, inFlight);
   }
 
   const receiver = new ExpressReceiver({
@@ -106,22 +106,25 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningAp
   const server = (await receiver.start({ port: config.PORT, host })) as Server;
   log.info(`Slack app listening on http://${host}:${portOf(server)}/slack/events`);
   const stop = async () => {
-    // Stopping from the first moment: an upload still waiting for its turn is answered 503. Closing the server
-    // refuses new requests and waits for open ones (an ingest under way); then the answers still running.
-    const drained = inFlight.drain();
+    // Stopping from the first moment (an upload still waiting for its turn is answered 503). Closing the server
+    // refuses new requests and waits for open ones (an ingest under way); then the answers still running, also
+    // those of requests that arrived while it closed.
+    inFlight.markStopping();
     await receiver.stop();
-    await drained;
+    await inFlight.drain();
   };
-  return withDigestScheduler({ port: portOf(server), stop }, options);
+  return withDigestScheduler({ port: portOf(server), stop }, options, inFlight);
 }
 
 /** Runs the digest scheduler beside the app (unless DIGEST_SCHEDULER=off) and stops it first when the app stops. */
-function withDigestScheduler(running: RunningApp, options: SlackAppOptions): RunningApp {
+function withDigestScheduler(running: RunningApp, options: SlackAppOptions, inFlight: InFlight): RunningApp {
   if (options.config.DIGEST_SCHEDULER === 'off') return running;
   const scheduler = startDigestScheduler(options);
   return {
     port: running.port,
     stop: async () => {
+      // Stopping from the first moment, also while a digest tick under way finishes.
+      inFlight.markStopping();
       await scheduler.stop();
       await running.stop();
     },

@@ -2,9 +2,14 @@
 export interface InFlight {
   /** Runs `work` and keeps drain() waiting until it settles. */
   track<T>(work: () => Promise<T>): Promise<T>;
-  /** True once drain() was called: new requests are turned away (503) and /readyz says not ready. */
+  /**
+   * True once a stop began (markStopping or drain): /readyz says not ready, new uploads to /ingest and uploads still
+   * waiting for their turn are answered 503. Slack requests are still served until the server has closed.
+   */
   readonly stopping: boolean;
   readonly size: number;
+  /** Marks the app as stopping, at the first moment of a stop. */
+  markStopping(): void;
   /** Marks the app as stopping and resolves when everything tracked has settled. */
   drain(): Promise<void>;
 }
@@ -25,6 +30,9 @@ export function createInFlight(): InFlight {
     },
     get size() {
       return running.size;
+    },
+    markStopping() {
+      stopping = true;
     },
     async drain() {
       stopping = true;

@@ -66,9 +66,9 @@ export async function startLocalServer(options: { config: Config; db: Db; now: (
   const stop = async () => {
     // Stopping from the first moment: an upload still waiting for its turn is answered 503. Then refuses new
     // connections and waits for open requests (an ingest under way), then for work they started.
-    const drained = inFlight.drain();
+    inFlight.markStopping();
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    await drained;
+    await inFlight.drain();
   };
   return { port, stop };
 }

@@ -171,12 +171,16 @@ async function ingest(req: express.Request, res: express.Response, options: Opti
     }
     const bytes = statSync(file).size;
     const slots = options.importSlots;
-    if (slots.activeCount >= slots.concurrency) options.log.info('ingest waiting for a turn', { bytes, running: slots.activeCount, waiting: slots.pendingCount + 1 });
+    const queued = slots.activeCount >= slots.concurrency;
+    if (queued) options.log.info('ingest waiting for a turn', { bytes, running: slots.activeCount, waiting: slots.pendingCount + 1 });
     const strict = req.query.strict === 'true' || req.query.strict === '1';
     let started = Date.now();
     const summary = await slots(() => {
       // The app began to stop while this upload waited: nothing of it is imported, and the client sends it again.
-      if (options.inFlight.stopping) return null;
+      if (queued && options.inFlight.stopping) {
+        options.log.info('ingest not started: the app is stopping', { bytes });
+        return null;
+      }
       started = Date.now();
       options.log.info('ingest started', { bytes });
       return importEvents(options.db, readLines(file), { source: 'http', strict, keepRejections: LISTED_REJECTIONS });

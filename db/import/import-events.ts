@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { eq, sql } from 'drizzle-orm';
+import type pg from 'pg';
 import { arrayParam, postgresPool, queryRows, toCount, type Db } from '../client.js';
 import { imports, journeys, steps } from '../schema.js';
 import { recomputeJourney } from './derived-state.js';
@@ -187,7 +188,7 @@ class ImportRun {
     private readonly importId: number,
     private readonly options: ImportOptions,
     /** The pool on which batches may claim their event_ids while the batch before writes (see claimAhead). */
-    private readonly aheadPool: object | null,
+    private readonly aheadPool: pg.Pool | null,
   ) {
     // 20,000 lines a transaction: per-statement costs (planning the batch statements, commit) fall below per-row
     // costs, and a batch still holds only a few MB.
@@ -201,8 +202,11 @@ class ImportRun {
    * import takes over once the one that claimed ahead has ended.
    */
   private claimAhead(): boolean {
-    if (!this.claimingAhead && this.aheadPool !== null && !poolsClaimingAhead.has(this.aheadPool)) {
-      poolsClaimingAhead.add(this.aheadPool);
+    const pool = this.aheadPool;
+    if (this.claimingAhead || pool === null || poolsClaimingAhead.has(pool)) return this.claimingAhead;
+    // Only with a connection to spare: a second one that must wait for the pool could time out.
+    if (pool.idleCount > 0 || pool.totalCount < (pool.options.max ?? 10)) {
+      poolsClaimingAhead.add(pool);
       this.claimingAhead = true;
     }
     return this.claimingAhead;
@@ -478,7 +482,9 @@ class ImportRun {
   private async writeAfter({ batch, inTx, previous, markClaimed, ahead }: BatchJob): Promise<void> {
     const rejected: Array<[Line, string]> = [];
     const deferred: PendingEvent[] = [];
-    if (!ahead) await previous?.done;
+    // Before the transaction opens: waiting for the claim of the batch before (claiming ahead), or for its commit,
+    // in a transaction would hold a connection idle in it meanwhile (behind a strict import, for all of that import).
+    await (ahead ? previous?.claimed : previous?.done);
     await inTx(async (tx) => {
       // JIT compiles for ~100 ms once a statement's estimate crosses jit_above_cost, which batch statements do
       // when the statistics lag a growing table; each statement here runs for milliseconds, so never JIT. For the
@@ -492,7 +498,6 @@ class ImportRun {
       // an id from an earlier line, and the batch before would then wait on this one while this one waits for it;
       // and a gate taken first could let a strict import queue between the two, waiting for this batch while the
       // one before waits behind it. Not claiming ahead, the batch before has committed already (above).
-      await previous?.claimed;
       await tx.execute(sql`select pg_advisory_xact_lock_shared(${CLAIM_GATE_KEY})`);
       const claimed = await claimEventIds(tx, batch, this.importId);
       markClaimed();

@@ -458,10 +458,10 @@ class ImportRun {
 
   /**
    * Writes one batch in its own transaction. Claiming ahead (`ahead`), its event_ids are claimed while the batch
-   * before it (`previous`) still writes: the claim is one atomic insert, which waits only on ids that batch claimed too (the
-   * earlier line wins), and it is what the database spends the most time on per line. Claims go one batch after
-   * another (a batch claims once the one before has claimed), and everything else waits for the previous batch to
-   * commit and for the import lock, so the rules see what it stored. Claims insert in one order (see
+   * before it (`previous`) still writes: the claim is one atomic insert, which waits only on ids that batch claimed
+   * too (the earlier line wins), and it is what the database spends the most time on per line. Claims go one batch
+   * after another (a batch claims once the one before has claimed), and everything else waits for the previous
+   * batch to commit and for the import lock, so the rules see what it stored. Claims insert in one order (see
    * claimEventIds), so two imports claiming at once never deadlock; the gate keeps strict imports apart (see
    * CLAIM_GATE_KEY). Ends only after `previous` ended.
    */

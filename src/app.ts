@@ -48,7 +48,7 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningAp
     retryConfig: { retries: 4, factor: 2, minTimeout: 500, maxTimeout: 8000, randomize: true },
     timeout: config.SLACK_API_TIMEOUT_MS,
   };
-  const ops = { db, log, inFlight, ingestToken: config.INGEST_TOKEN, ingestMaxBytes: config.INGEST_MAX_BYTES, ingestConcurrency: config.INGEST_CONCURRENCY };
+  const ops = { db, log, inFlight, ingestToken: config.INGEST_TOKEN, ingestMaxBytes: config.INGEST_MAX_BYTES, ingestConcurrency: config.INGEST_CONCURRENCY, ingestQueueMax: config.INGEST_QUEUE_MAX };
   const guard = { teamId: config.SLACK_TEAM_ID, appId: config.SLACK_APP_ID };
   const host = config.HOST ?? '0.0.0.0';
   const deps = {

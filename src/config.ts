@@ -49,6 +49,13 @@ export const envSchema = z.object({
     .max(6)
     .default(2)
     .describe('POST /ingest imports that run at once (1–6); later ones wait their turn. Each holds one of the 10 database connections while it waits for the import lock (one of them two).'),
+  INGEST_QUEUE_MAX: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(1000)
+    .default(20)
+    .describe('POST /ingest uploads that may wait for a turn; one more is answered 503 with Retry-After before its body is read (each waiting upload keeps its body on disk).'),
   CHART_RENDERER: z
     .enum(['quickchart', 'local'])
     .default('quickchart')

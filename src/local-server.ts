@@ -23,7 +23,7 @@ export async function startLocalServer(options: { config: Config; db: Db; now: (
     res.json({ ok: true, mode: 'local' });
   });
   const ops = express.Router();
-  opsRoutes(ops, { db, log, inFlight, ingestToken: config.INGEST_TOKEN, ingestMaxBytes: config.INGEST_MAX_BYTES, ingestConcurrency: config.INGEST_CONCURRENCY });
+  opsRoutes(ops, { db, log, inFlight, ingestToken: config.INGEST_TOKEN, ingestMaxBytes: config.INGEST_MAX_BYTES, ingestConcurrency: config.INGEST_CONCURRENCY, ingestQueueMax: config.INGEST_QUEUE_MAX });
   web.use(ops);
   // GET /preview?command=overview%20welcome&tz=Europe/Istanbul — the answer the app would post, as text.
   web.get('/preview', async (req, res) => {

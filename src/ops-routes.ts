@@ -25,6 +25,8 @@ export interface OpsRouteOptions {
   ingestMaxBytes: number;
   /** Imports from POST /ingest that run at once (default 2); the others wait for a turn. */
   ingestConcurrency?: number;
+  /** Uploads that may wait for a turn (default 20); one more is answered 503. */
+  ingestQueueMax?: number;
   /** How long /readyz waits for `select 1`. */
   readyTimeoutMs?: number;
 }
@@ -153,6 +155,11 @@ async function ingest(req: express.Request, res: express.Response, options: Opti
   const declared = Number(req.get('content-length') ?? 0);
   const tooLarge = `the body is larger than ${options.ingestMaxBytes} bytes (INGEST_MAX_BYTES, also after gzip decompression): split the file`;
   if (declared > options.ingestMaxBytes) return refuse(413, tooLarge);
+  const slots = options.importSlots;
+  if (slots.activeCount >= slots.concurrency && slots.pendingCount >= (options.ingestQueueMax ?? 20)) {
+    options.log.info('ingest refused: too many uploads are waiting', { running: slots.activeCount, waiting: slots.pendingCount });
+    return refuse(503, `${slots.pendingCount} uploads are already waiting to be imported (INGEST_QUEUE_MAX); send the file again in a minute`, { 'retry-after': '60' });
+  }
   const encoding = (req.get('content-encoding') ?? 'identity').toLowerCase().trim();
   if (!['identity', 'gzip', 'x-gzip'].includes(encoding)) return refuse(415, `Content-Encoding "${encoding.slice(0, 40)}" is not supported: send gzip or plain NDJSON`);
 
@@ -170,7 +177,6 @@ async function ingest(req: express.Request, res: express.Response, options: Opti
       return;
     }
     const bytes = statSync(file).size;
-    const slots = options.importSlots;
     const queued = slots.activeCount >= slots.concurrency;
     if (queued) options.log.info('ingest waiting for a turn', { bytes, running: slots.activeCount, waiting: slots.pendingCount + 1 });
     const strict = req.query.strict === 'true' || req.query.strict === '1';

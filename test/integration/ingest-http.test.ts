@@ -141,6 +141,32 @@ describe('POST /ingest', () => {
     }
   }, 60_000);
 
+  it('answers 503 with Retry-After to an upload beyond INGEST_QUEUE_MAX waiting ones, and imports the others', async () => {
+    const lines: string[] = [];
+    const log = createLogger('info', (line) => void lines.push(line));
+    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', INGEST_TOKEN: TOKEN, INGEST_CONCURRENCY: '1', INGEST_QUEUE_MAX: '1', INGEST_MAX_BYTES: String(20 * 1024 * 1024) });
+    const one = await startLocalServer({ config, db: db.db, now: () => new Date('2026-11-29T12:00:00Z'), log });
+    const logged = async (text: string) => {
+      while (!lines.some((l) => l.includes(text))) await new Promise((resolve) => setTimeout(resolve, 5));
+    };
+    try {
+      const running = ingest(conversions('queue-running', 40_000), {}, one);
+      await logged('ingest started');
+      const waiting = ingest(conversions('queue-waiting', 10), {}, one);
+      await logged('ingest waiting for a turn');
+      const res = await fetch(url(one), { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: conversions('queue-refused', 10) });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('60');
+      expect(((await res.json()) as { error: string }).error).toMatch(/1 uploads are already waiting.*INGEST_QUEUE_MAX/);
+      const [first, second] = await Promise.all([running, waiting]);
+      expect([first.status, first.json.accepted, second.status, second.json.accepted]).toEqual([200, 40_000, 200, 10]);
+      const rows = await queryRows<{ n: unknown }>(db.db, sql`select count(*) as n from conversions where event_id like 'queue-refused-%'`);
+      expect(Number(rows[0]?.n)).toBe(0);
+    } finally {
+      await one.stop();
+    }
+  }, 60_000);
+
   it('takes a gzip body (Content-Encoding: gzip)', async () => {
     const res = await ingest(gzipSync(conversions('gz', 300)), { 'content-encoding': 'gzip' });
     expect(res.status).toBe(200);

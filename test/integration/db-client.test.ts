@@ -39,6 +39,11 @@ async function startProxy(target: URL): Promise<{ port: number; cut(): void; clo
 const journeyLine = (journeyId: string) =>
   JSON.stringify({ type: 'journey', journey_id: journeyId, name: journeyId, conversion_event: null, attribution_window_hours: 24, reentry: true, steps: [] });
 
+/** Imports the journeyLine of `journeyId`. */
+async function defineJourney(handle: DbHandle, journeyId: string): Promise<void> {
+  await importEvents(handle.db, (async function* () { yield journeyLine(journeyId); })(), { source: 'test' });
+}
+
 /** `n` journey_entry lines of a journey, their ids tagged. */
 async function* entryLines(journeyId: string, tag: string, n: number): AsyncIterable<string> {
   for (let i = 0; i < n; i++) {
@@ -72,19 +77,25 @@ describe.skipIf(!testDatabaseUrl)('createDb on a Postgres server', () => {
     await own?.close();
   });
 
-  it('migrates and answers with a pool of one connection', async () => {
-    const handle = await createDb({ kind: 'postgres', url: url.toString(), poolSize: 1 });
+  /** Runs `work` on this file's database opened with a pool of `poolSize` connections, then closes it. */
+  async function withPool(poolSize: number, work: (handle: DbHandle) => Promise<void>): Promise<void> {
+    const handle = await createDb({ kind: 'postgres', url: url.toString(), poolSize });
     try {
-      const rows = await queryRows<{ n: unknown }>(handle.db, sql`select count(*) as n from journeys`);
-      expect(Number(rows[0]?.n)).toBe(0);
+      await work(handle);
     } finally {
       await handle.close();
     }
+  }
+
+  it('migrates and answers with a pool of one connection', async () => {
+    await withPool(1, async (handle) => {
+      const rows = await queryRows<{ n: unknown }>(handle.db, sql`select count(*) as n from journeys`);
+      expect(Number(rows[0]?.n)).toBe(0);
+    });
   }, 20_000);
 
   it('an import on a pool of one connection never waits for a second one', async () => {
-    const handle = await createDb({ kind: 'postgres', url: url.toString(), poolSize: 1 });
-    try {
+    await withPool(1, async (handle) => {
       async function* lines() {
         yield journeyLine('pool-of-one');
         yield* entryLines('pool-of-one', 'p1', 200);
@@ -97,9 +108,7 @@ describe.skipIf(!testDatabaseUrl)('createDb on a Postgres server', () => {
         async () => expect(await importEvents(handle.db, lines(), { source: 'test', batchSize: 10 })).toMatchObject({ status: 'completed', accepted: 201, rejected: 0 }),
       );
       expect(mostWaiting).toBe(0);
-    } finally {
-      await handle.close();
-    }
+    });
   }, 20_000);
 
   it('an import on a pool of one and one that claims ahead, of the same events at once, both finish', async () => {
@@ -135,9 +144,8 @@ describe.skipIf(!testDatabaseUrl)('createDb on a Postgres server', () => {
   }, 60_000);
 
   it('of several imports at once on one pool, one claims ahead: each holds one connection, plus one', async () => {
-    const handle = await createDb({ kind: 'postgres', url: url.toString(), poolSize: 10 });
-    try {
-      await importEvents(handle.db, (async function* () { yield journeyLine('several'); })(), { source: 'test' });
+    await withPool(10, async (handle) => {
+      await defineJourney(handle, 'several');
       const linesOf = (tag: string) => entryLines('several', tag, 1500);
       const pool = postgresPool(handle.db)!;
       /** The most connections checked out of the pool while `work` runs. */
@@ -172,15 +180,12 @@ describe.skipIf(!testDatabaseUrl)('createDb on a Postgres server', () => {
       expect(most).toBeLessThanOrEqual(5);
       // …and they did run at once, each waiting with its connection for its turn at the import lock.
       expect(most).toBeGreaterThanOrEqual(3);
-    } finally {
-      await handle.close();
-    }
+    });
   }, 60_000);
 
   it('an import that started beside one claiming ahead claims ahead itself once that one has ended', async () => {
-    const handle = await createDb({ kind: 'postgres', url: url.toString(), poolSize: 10 });
-    try {
-      await importEvents(handle.db, (async function* () { yield journeyLine('takes-over'); })(), { source: 'test' });
+    await withPool(10, async (handle) => {
+      await defineJourney(handle, 'takes-over');
       const linesOf = (tag: string, n: number) => entryLines('takes-over', tag, n);
       const pool = postgresPool(handle.db)!;
       let firstStarted!: () => void;
@@ -196,9 +201,7 @@ describe.skipIf(!testDatabaseUrl)('createDb on a Postgres server', () => {
         async () => expect(await second).toMatchObject({ status: 'completed', accepted: 3000 }),
       );
       expect(most).toBe(2);
-    } finally {
-      await handle.close();
-    }
+    });
   }, 60_000);
 
   it("a journey line waits for the import lock, as another import's batch holds it", async () => {

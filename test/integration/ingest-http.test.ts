@@ -62,6 +62,34 @@ async function importCount(): Promise<number> {
 const conversions = (prefix: string, n: number) =>
   Array.from({ length: n }, (_, i) => JSON.stringify({ type: 'conversion', event_id: `${prefix}-${i}`, external_id: `${prefix}-user-${i}`, event: 'purchase', at: '2026-11-01T09:00:00Z' })).join('\n');
 
+/**
+ * A local server on the test database that runs one import at a time (with `env` added), and a way to have an
+ * upload of 40,000 lines under way and one of 10 waiting for its turn.
+ */
+async function startOneAtATime(env: Record<string, string> = {}) {
+  const lines: string[] = [];
+  const log = createLogger('info', (line) => void lines.push(line));
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', INGEST_TOKEN: TOKEN, INGEST_CONCURRENCY: '1', ...env });
+  const server = await startLocalServer({ config, db: db.db, now: () => new Date('2026-11-29T12:00:00Z'), log });
+  const logged = async (text: string) => {
+    while (!lines.some((l) => l.includes(text))) await new Promise((resolve) => setTimeout(resolve, 5));
+  };
+  const runningAndWaiting = async (tag: string) => {
+    const running = ingest(conversions(`${tag}-running`, 40_000), {}, server);
+    await logged('ingest started');
+    const waiting = ingest(conversions(`${tag}-waiting`, 10), {}, server);
+    await logged('ingest waiting for a turn');
+    return { running, waiting };
+  };
+  return { server, runningAndWaiting };
+}
+
+/** How many conversions are stored whose event_id starts with `prefix`. */
+async function storedConversions(prefix: string): Promise<number> {
+  const rows = await queryRows<{ n: unknown }>(db.db, sql`select count(*) as n from conversions where event_id like ${`${prefix}%`}`);
+  return Number(rows[0]?.n);
+}
+
 describe('POST /ingest', () => {
   it('does not exist when INGEST_TOKEN is unset', async () => {
     const res = await ingest('{}', {}, closed);
@@ -93,9 +121,7 @@ describe('POST /ingest', () => {
   });
 
   it('runs INGEST_CONCURRENCY imports at once: the others wait for a turn, and every one is imported', async () => {
-    const log = createLogger('error', () => {});
-    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'error', INGEST_TOKEN: TOKEN, INGEST_CONCURRENCY: '1' });
-    const one = await startLocalServer({ config, db: db.db, now: () => new Date('2026-11-29T12:00:00Z'), log });
+    const { server: one } = await startOneAtATime();
     try {
       const [before] = await db.db.select({ last: max(imports.id) }).from(imports);
       const answers = await Promise.all(['turn-a', 'turn-b', 'turn-c'].map((tag) => ingest(conversions(tag, 3000), {}, one)));
@@ -114,54 +140,34 @@ describe('POST /ingest', () => {
   }, 60_000);
 
   it('answers 503 to an upload still waiting for its turn when the app stops, imports nothing of it, and finishes the one under way', async () => {
-    const lines: string[] = [];
-    const log = createLogger('info', (line) => void lines.push(line));
-    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', INGEST_TOKEN: TOKEN, INGEST_CONCURRENCY: '1', INGEST_MAX_BYTES: String(20 * 1024 * 1024) });
-    const one = await startLocalServer({ config, db: db.db, now: () => new Date('2026-11-29T12:00:00Z'), log });
-    const logged = async (text: string) => {
-      while (!lines.some((l) => l.includes(text))) await new Promise((resolve) => setTimeout(resolve, 5));
-    };
+    const { server: one, runningAndWaiting } = await startOneAtATime();
     let stopped = false;
     try {
-      const underWay = ingest(conversions('stop-under-way', 40_000), {}, one);
-      await logged('ingest started');
-      const waiting = ingest(conversions('stop-waiting', 10), {}, one);
-      await logged('ingest waiting for a turn');
+      const { running, waiting } = await runningAndWaiting('stop');
       const stopping = one.stop().then(() => (stopped = true));
-      const [first, second] = await Promise.all([underWay, waiting]);
+      const [first, second] = await Promise.all([running, waiting]);
       await stopping;
       expect(first.status).toBe(200);
       expect(first.json).toMatchObject({ status: 'completed', accepted: 40_000 });
       expect(second.status).toBe(503);
       expect(second.json.error).toMatch(/stopping; send the file again/);
-      const rows = await queryRows<{ n: unknown }>(db.db, sql`select count(*) as n from conversions where event_id like 'stop-waiting-%'`);
-      expect(Number(rows[0]?.n)).toBe(0);
+      expect(await storedConversions('stop-waiting-')).toBe(0);
     } finally {
       if (!stopped) await one.stop();
     }
   }, 60_000);
 
   it('answers 503 with Retry-After to an upload beyond INGEST_QUEUE_MAX waiting ones, and imports the others', async () => {
-    const lines: string[] = [];
-    const log = createLogger('info', (line) => void lines.push(line));
-    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', INGEST_TOKEN: TOKEN, INGEST_CONCURRENCY: '1', INGEST_QUEUE_MAX: '1', INGEST_MAX_BYTES: String(20 * 1024 * 1024) });
-    const one = await startLocalServer({ config, db: db.db, now: () => new Date('2026-11-29T12:00:00Z'), log });
-    const logged = async (text: string) => {
-      while (!lines.some((l) => l.includes(text))) await new Promise((resolve) => setTimeout(resolve, 5));
-    };
+    const { server: one, runningAndWaiting } = await startOneAtATime({ INGEST_QUEUE_MAX: '1' });
     try {
-      const running = ingest(conversions('queue-running', 40_000), {}, one);
-      await logged('ingest started');
-      const waiting = ingest(conversions('queue-waiting', 10), {}, one);
-      await logged('ingest waiting for a turn');
+      const { running, waiting } = await runningAndWaiting('queue');
       const res = await fetch(url(one), { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: conversions('queue-refused', 10) });
       expect(res.status).toBe(503);
       expect(res.headers.get('retry-after')).toBe('60');
       expect(((await res.json()) as { error: string }).error).toMatch(/1 uploads are already waiting.*INGEST_QUEUE_MAX/);
       const [first, second] = await Promise.all([running, waiting]);
       expect([first.status, first.json.accepted, second.status, second.json.accepted]).toEqual([200, 40_000, 200, 10]);
-      const rows = await queryRows<{ n: unknown }>(db.db, sql`select count(*) as n from conversions where event_id like 'queue-refused-%'`);
-      expect(Number(rows[0]?.n)).toBe(0);
+      expect(await storedConversions('queue-refused-')).toBe(0);
     } finally {
       await one.stop();
     }

@@ -9,7 +9,7 @@ import type { Config } from './config.js';
 import { chartSettingsFrom, startDigestScheduler } from './digest-scheduler.js';
 import { createInFlight, type InFlight } from './in-flight.js';
 import { boltLogger, type Logger } from './logger.js';
-import { opsRoutes } from './ops-routes.js';
+import { ingestSettings, opsRoutes } from './ops-routes.js';
 import { installSlackGuard } from './slack-guard.js';
 
 
@@ -48,7 +48,7 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningAp
     retryConfig: { retries: 4, factor: 2, minTimeout: 500, maxTimeout: 8000, randomize: true },
     timeout: config.SLACK_API_TIMEOUT_MS,
   };
-  const ops = { db, log, inFlight, ingestToken: config.INGEST_TOKEN, ingestMaxBytes: config.INGEST_MAX_BYTES, ingestConcurrency: config.INGEST_CONCURRENCY, ingestQueueMax: config.INGEST_QUEUE_MAX };
+  const ops = { db, log, inFlight, ...ingestSettings(config) };
   const guard = { teamId: config.SLACK_TEAM_ID, appId: config.SLACK_APP_ID };
   const host = config.HOST ?? '0.0.0.0';
   const deps = {

@@ -7,7 +7,7 @@ import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { consoleAccess, consoleRouter } from './console-server.js';
 import { createInFlight, type InFlight } from './in-flight.js';
-import { opsRoutes } from './ops-routes.js';
+import { ingestSettings, opsRoutes } from './ops-routes.js';
 import { previewCommand } from './preview.js';
 
 export async function startLocalServer(options: { config: Config; db: Db; now: () => Date; log: Logger; inFlight?: InFlight }): Promise<RunningApp> {
@@ -23,7 +23,7 @@ export async function startLocalServer(options: { config: Config; db: Db; now: (
     res.json({ ok: true, mode: 'local' });
   });
   const ops = express.Router();
-  opsRoutes(ops, { db, log, inFlight, ingestToken: config.INGEST_TOKEN, ingestMaxBytes: config.INGEST_MAX_BYTES, ingestConcurrency: config.INGEST_CONCURRENCY, ingestQueueMax: config.INGEST_QUEUE_MAX });
+  opsRoutes(ops, { db, log, inFlight, ...ingestSettings(config) });
   web.use(ops);
   // GET /preview?command=overview%20welcome&tz=Europe/Istanbul — the answer the app would post, as text.
   web.get('/preview', async (req, res) => {

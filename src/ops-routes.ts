@@ -13,6 +13,7 @@ import { isUnavailable } from '../commands/error-answers.js';
 import type { Db } from '../db/client.js';
 import { importEvents, readLines } from '../db/import/import-events.js';
 import { LISTED_REJECTIONS, importSummaryJson } from './import-summary.js';
+import type { Config } from './config.js';
 import type { InFlight } from './in-flight.js';
 import type { Logger } from './logger.js';
 
@@ -29,6 +30,16 @@ export interface OpsRouteOptions {
   ingestQueueMax?: number;
   /** How long /readyz waits for `select 1`. */
   readyTimeoutMs?: number;
+}
+
+/** The /ingest settings of the environment, as opsRoutes takes them (one place for every mode that serves it). */
+export function ingestSettings(config: Config): Pick<OpsRouteOptions, 'ingestToken' | 'ingestMaxBytes' | 'ingestConcurrency' | 'ingestQueueMax'> {
+  return {
+    ingestToken: config.INGEST_TOKEN,
+    ingestMaxBytes: config.INGEST_MAX_BYTES,
+    ingestConcurrency: config.INGEST_CONCURRENCY,
+    ingestQueueMax: config.INGEST_QUEUE_MAX,
+  };
 }
 
 export function opsRoutes(router: express.Router, options: OpsRouteOptions): void {
@@ -151,7 +162,8 @@ async function ingest(req: express.Request, res: express.Response, options: Opti
   if (!bearerMatches(req.get('authorization'), options.ingestToken)) {
     return refuse(401, 'missing or wrong bearer token (Authorization: Bearer <INGEST_TOKEN>)', { 'www-authenticate': 'Bearer' });
   }
-  if (options.inFlight.stopping) return refuse(503, 'the app is stopping; send the file again in a minute', { 'retry-after': '30' });
+  const refuseStopping = () => refuse(503, 'the app is stopping; send the file again in a minute', { 'retry-after': '30' });
+  if (options.inFlight.stopping) return refuseStopping();
   const declared = Number(req.get('content-length') ?? 0);
   const tooLarge = `the body is larger than ${options.ingestMaxBytes} bytes (INGEST_MAX_BYTES, also after gzip decompression): split the file`;
   if (declared > options.ingestMaxBytes) return refuse(413, tooLarge);
@@ -191,7 +203,7 @@ async function ingest(req: express.Request, res: express.Response, options: Opti
       options.log.info('ingest started', { bytes });
       return importEvents(options.db, readLines(file), { source: 'http', strict, keepRejections: LISTED_REJECTIONS });
     });
-    if (summary === null) return await refuse(503, 'the app is stopping; send the file again in a minute', { 'retry-after': '30' });
+    if (summary === null) return await refuseStopping();
     const json = importSummaryJson(summary, Date.now() - started);
     options.log.info('ingest finished', {
       import_id: json.import_id,

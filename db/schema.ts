@@ -89,6 +89,10 @@ export const entries = pgTable(
     index('entries_reentry_idx')
       .on(t.journeyId, t.enteredAt, t.prevEnteredAt)
       .where(sql`${t.prevEnteredAt} is not null`),
+    // By the previous row's time: the rows of a period whose previous row falls in the period's first, partial day.
+    index('entries_prev_idx')
+      .on(t.journeyId, t.prevEnteredAt, t.enteredAt)
+      .where(sql`${t.prevEnteredAt} is not null`),
   ],
 );
 
@@ -117,6 +121,9 @@ export const stepEntries = pgTable(
     index('step_entries_cohort_idx').on(t.journeyId, t.enteredAt),
     index('step_entries_revisit_idx')
       .on(t.journeyId, t.enteredAt, t.stepId, t.prevEnteredAt)
+      .where(sql`${t.prevEnteredAt} is not null`),
+    index('step_entries_prev_idx')
+      .on(t.journeyId, t.prevEnteredAt, t.enteredAt, t.stepId)
       .where(sql`${t.prevEnteredAt} is not null`),
   ],
 );
@@ -208,8 +215,9 @@ export const firstConversions = pgTable(
  * Rollups: additive counts per journey and UTC bucket of the entry's entered_at, at two grains ('day' and
  * 'hour'), kept exact inside every import batch transaction. A report sums whole days, then whole hours, and
  * reads raw rows only for the part of a period that is not whole hours (reports/metrics.ts). Distinct users are
- * additive too: a row whose `prev_entered_at` is null is the user's first one, and a period adds the users whose
- * previous row falls before it (METRICS.md's unique-user counts, exactly).
+ * additive too: a row whose `prev_entered_at` is null is the user's first one, and a period's distinct users are its
+ * rows less those whose previous row lies in the period too (the revisit cells below; METRICS.md's unique-user
+ * counts, exactly).
  */
 const rollupKey = () => ({
   journeyId: text('journey_id').notNull(),
@@ -269,6 +277,36 @@ export const outcomeRollups = pgTable(
     count: integer('count').notNull(),
   },
   (t) => [primaryKey({ columns: [t.journeyId, t.grain, t.bucket, t.stepId, t.outcome] })],
+);
+
+/*
+ * Revisit cells: rows whose same-user previous row exists, counted by the UTC day of the row and the UTC day of the
+ * previous row. A period's distinct users are its rows minus the rows whose previous row lies in the period too; for
+ * the period's whole days those are summed here (previous day on or after the period's first whole day), so a report
+ * reads raw rows only for the period's partial days at its edges (reports/metrics.ts). Kept exact in every import
+ * batch like the rollups above.
+ */
+export const entryRevisitRollups = pgTable(
+  'entry_revisit_rollups',
+  {
+    journeyId: text('journey_id').notNull(),
+    enteredDay: ts('entered_day').notNull(),
+    prevDay: ts('prev_day').notNull(),
+    count: integer('count').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.journeyId, t.enteredDay, t.prevDay] })],
+);
+
+export const stepRevisitRollups = pgTable(
+  'step_revisit_rollups',
+  {
+    journeyId: text('journey_id').notNull(),
+    enteredDay: ts('entered_day').notNull(),
+    prevDay: ts('prev_day').notNull(),
+    stepId: text('step_id').notNull(),
+    count: integer('count').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.journeyId, t.enteredDay, t.prevDay, t.stepId] })],
 );
 
 /** Every stored event_id, whatever its type: event_ids are unique across all events. */

@@ -97,9 +97,36 @@ function branches(parts: PeriodParts, rollup: (grain: 'day' | 'hour', filter: SQ
   return sql.join(out, sql` union all `);
 }
 
-/** Rows counted in a period whose same-user previous row lies before the period: each adds one distinct user. */
-function earlierUsers(period: Period): SQL | null {
-  return period.from === null ? null : sql`prev_entered_at is not null and prev_entered_at < ${period.from.toISOString()}::timestamptz`;
+/**
+ * Distinct users (METRICS.md's unique-user counts), exactly, as sums: over all time up to `to`, the rows with no
+ * previous row of their user (`prev_entered_at` null); over a period with a start, the period's rows minus its
+ * revisits, the rows whose previous row lies in the period too (prev ≥ from: it is never after the row itself).
+ * Those come from three disjoint places, so no part of a long period is read row by row:
+ * - rows in the period's whole UTC days whose previous row is on or after the first whole day: revisit cells;
+ * - rows in the whole days whose previous row falls in the partial hours before them: by the previous row's time;
+ * - rows in the partial days at the edges (whole hours and the raw rest), by the row's time.
+ * `revisits(source)` turns each place into a query of negative counts; `null` when the period has no start.
+ */
+function periodRevisits(
+  period: Period,
+  parts: PeriodParts,
+  revisits: (source: { cells: SQL } | { rows: SQL }) => SQL,
+): SQL | null {
+  if (period.from === null) return null;
+  const from = period.from.getTime();
+  const out: SQL[] = [];
+  const afterFrom = sql`prev_entered_at >= ${period.from.toISOString()}::timestamptz`;
+  if (parts.days) {
+    const fromDay = parts.days.from!;
+    out.push(revisits({ cells: sql`${rangeFilter(sql`entered_day`, fromDay, parts.days.to)} and ${rangeFilter(sql`prev_day`, fromDay, null)}` }));
+    if (from < fromDay) {
+      out.push(revisits({ rows: sql`${rangeFilter(sql`prev_entered_at`, from, fromDay)} and ${rangeFilter(sql`entered_at`, fromDay, parts.days.to)}` }));
+    }
+  }
+  for (const edge of [...parts.hours, ...parts.raw]) {
+    out.push(revisits({ rows: sql`${rangeFilter(sql`entered_at`, edge.from, edge.to)} and ${afterFrom}` }));
+  }
+  return out.length === 0 ? null : sql.join(out, sql` union all `);
 }
 
 export interface EntryTotals {
@@ -123,29 +150,36 @@ export interface MetricRows {
 async function fastRows(db: Db, journeyId: string, period: Period): Promise<MetricRows> {
   const j = journeyId;
   const parts = splitPeriod(period);
-  const earlier = earlierUsers(period);
-  const cohort = cohortFilter(sql`entered_at`, period);
-  // Distinct users are a sum too: the rows with no previous row of their user (prev_entered_at is null), plus,
-  // for a period, the rows whose previous row lies before it (partial indexes on prev_entered_at is not null).
+  // Distinct users: a period's rows less its revisits, or over all time the rows that are their user's first.
+  const bounded = period.from !== null;
   const entryBranches = branches(
     parts,
-    (grain, filter) => sql`select last_step_id, entries, first_entries as users, conversion_events, converted_users, exits
+    (grain, filter) => sql`select last_step_id, entries, ${bounded ? sql`entries` : sql`first_entries`} as users, conversion_events,
+      converted_users, exits
       from entry_rollups where journey_id = ${j} and grain = ${grain} and ${filter}`,
-    (filter) => sql`select coalesce(last_step_id, ''), 1, (prev_entered_at is null)::int, conversion_count,
+    (filter) => sql`select coalesce(last_step_id, ''), 1, ${bounded ? sql`1` : sql`(prev_entered_at is null)::int`}, conversion_count,
       first_conversion::int, (exited_at is not null and conversion_count = 0)::int
       from entries where journey_id = ${j} and ${filter}`,
   );
-  const entryEarlier = earlier
-    ? sql` union all select '', 0, 1, 0, 0, 0 from entries where journey_id = ${j} and ${cohort} and ${earlier}`
-    : sql``;
+  const entryRevisits = periodRevisits(period, parts, (source) =>
+    'cells' in source
+      ? sql`select '', 0, -sum(count), 0, 0, 0 from entry_revisit_rollups where journey_id = ${j} and ${source.cells}`
+      : sql`select '', 0, -count(*), 0, 0, 0 from entries where journey_id = ${j} and ${source.rows}`,
+  );
   const stepBranches = branches(
     parts,
-    (grain, filter) => sql`select step_id, entries, first_users as users from step_entry_rollups where journey_id = ${j} and grain = ${grain} and ${filter}`,
-    (filter) => sql`select step_id, 1, (prev_entered_at is null)::int from step_entries where journey_id = ${j} and ${filter}`,
+    (grain, filter) =>
+      sql`select step_id, entries, ${bounded ? sql`entries` : sql`first_users`} as users from step_entry_rollups
+        where journey_id = ${j} and grain = ${grain} and ${filter}`,
+    (filter) =>
+      sql`select step_id, 1, ${bounded ? sql`1` : sql`(prev_entered_at is null)::int`} from step_entries where journey_id = ${j} and ${filter}`,
   );
-  const stepEarlier = earlier
-    ? sql` union all select step_id, 0, 1 from step_entries where journey_id = ${j} and ${cohort} and ${earlier}`
-    : sql``;
+  const stepRevisits = periodRevisits(period, parts, (source) =>
+    'cells' in source
+      ? sql`select step_id, 0, -sum(count) from step_revisit_rollups where journey_id = ${j} and ${source.cells} group by step_id`
+      : sql`select step_id, 0, -count(*) from step_entries where journey_id = ${j} and ${source.rows} group by step_id`,
+  );
+  const also = (extra: SQL | null) => (extra ? sql` union all ${extra}` : sql``);
   const messageBranches = branches(
     parts,
     (grain, filter) => sql`select step_id, status, platform, count from message_rollups where journey_id = ${j} and grain = ${grain} and ${filter}`,
@@ -162,13 +196,13 @@ async function fastRows(db: Db, journeyId: string, period: Period): Promise<Metr
       db,
       sql`select last_step_id, sum(entries) as entries, sum(users) as users, sum(conversion_events) as conversion_events,
                  sum(converted_users) as converted_users, sum(exits) as exits
-          from (${entryBranches}${entryEarlier}) x(last_step_id, entries, users, conversion_events, converted_users, exits)
+          from (${entryBranches}${also(entryRevisits)}) x(last_step_id, entries, users, conversion_events, converted_users, exits)
           group by last_step_id`,
     ),
     queryRows<{ step_id: string; entry_count: unknown; entry_users: unknown }>(
       db,
       sql`select step_id, sum(entries) as entry_count, sum(users) as entry_users
-          from (${stepBranches}${stepEarlier}) x(step_id, entries, users) group by step_id`,
+          from (${stepBranches}${also(stepRevisits)}) x(step_id, entries, users) group by step_id`,
     ),
     queryRows<{ step_id: string; status: string; platform: string; n: unknown }>(
       db,

@@ -254,6 +254,7 @@ export async function rebuildRollups(db: Db, journeyId: string | null, families:
   const only = (column: SQL) => (journeyId === null ? sql`true` : sql`${column} = ${journeyId}`);
   const grains = sql`cross join (values ('day'), ('hour')) as g(grain)`;
   const bucket = sql`date_trunc(g.grain, x.entered_at, 'UTC')`;
+  const day = (column: SQL) => sql`date_trunc('day', ${column}, 'UTC')`;
   if (families.includes('entries')) {
     await db.execute(sql`delete from entry_rollups where ${only(sql`journey_id`)}`);
     await db.execute(sql`
@@ -263,6 +264,12 @@ export async function rebuildRollups(db: Db, journeyId: string | null, families:
         count(*) filter (where x.exited_at is not null and x.conversion_count = 0)
       from entries x ${grains} where ${only(sql`x.journey_id`)}
       group by 1, 2, 3, 4`);
+    await db.execute(sql`delete from entry_revisit_rollups where ${only(sql`journey_id`)}`);
+    await db.execute(sql`
+      insert into entry_revisit_rollups (journey_id, entered_day, prev_day, count)
+      select x.journey_id, ${day(sql`x.entered_at`)}, ${day(sql`x.prev_entered_at`)}, count(*)
+      from entries x where x.prev_entered_at is not null and ${only(sql`x.journey_id`)}
+      group by 1, 2, 3`);
   }
   if (families.includes('step_entries')) {
     await db.execute(sql`delete from step_entry_rollups where ${only(sql`journey_id`)}`);
@@ -270,6 +277,12 @@ export async function rebuildRollups(db: Db, journeyId: string | null, families:
       insert into step_entry_rollups (journey_id, grain, bucket, step_id, entries, first_users)
       select x.journey_id, g.grain, ${bucket}, x.step_id, count(*), count(*) filter (where x.prev_entered_at is null)
       from step_entries x ${grains} where ${only(sql`x.journey_id`)}
+      group by 1, 2, 3, 4`);
+    await db.execute(sql`delete from step_revisit_rollups where ${only(sql`journey_id`)}`);
+    await db.execute(sql`
+      insert into step_revisit_rollups (journey_id, entered_day, prev_day, step_id, count)
+      select x.journey_id, ${day(sql`x.entered_at`)}, ${day(sql`x.prev_entered_at`)}, x.step_id, count(*)
+      from step_entries x where x.prev_entered_at is not null and ${only(sql`x.journey_id`)}
       group by 1, 2, 3, 4`);
   }
   if (families.includes('messages')) {

@@ -120,6 +120,11 @@ async function writeRows(tx: Db, w: BatchWrites, userIds: ReadonlyMap<string, nu
         from (select * from ordered where not is_new and old_prev is distinct from prev) o
         where x.ctid = any(array(select row_id from ordered where not is_new and old_prev is distinct from prev)) and x.ctid = o.row_id
       ),
+      revisits as (
+        insert into entry_revisit_rollups (journey_id, entered_day, prev_day, count)
+        ${revisitCells(sql`select j, en, null::text, old_prev, prev, is_new from ordered`, false)}
+        on conflict (journey_id, entered_day, prev_day) do update set count = entry_revisit_rollups.count + excluded.count
+      ),
       rollup as (
         insert into entry_rollups (journey_id, grain, bucket, last_step_id, entries, first_entries, conversion_events, converted_users, exits)
         select m.j, g.grain, date_trunc(g.grain, m.en, 'UTC'), m.step, 0, sum((m.prev is null)::int - (m.old_prev is null)::int), 0, 0, 0
@@ -258,6 +263,11 @@ function insertStepEntries(rows: StepEntryRow[]): SQL {
       from (select * from ordered where not is_new and old_prev is distinct from new_prev) o
       where x.ctid = any(array(select row_id from ordered where not is_new and old_prev is distinct from new_prev)) and x.ctid = o.row_id
     ),
+    revisits as (
+      insert into step_revisit_rollups (journey_id, entered_day, prev_day, step_id, count)
+      ${revisitCells(sql`select j, en, s, old_prev, new_prev, is_new from ordered`)}
+      on conflict (journey_id, entered_day, prev_day, step_id) do update set count = step_revisit_rollups.count + excluded.count
+    ),
     delta as (
       select j, en, s, 1 as entries, (new_prev is null)::int as first_users from ordered where is_new
       union all
@@ -271,6 +281,26 @@ function insertStepEntries(rows: StepEntryRow[]): SQL {
     on conflict (journey_id, grain, bucket, step_id) do update set
       entries = step_entry_rollups.entries + excluded.entries,
       first_users = step_entry_rollups.first_users + excluded.first_users`;
+}
+
+/**
+ * The moves in the revisit cells (schema.ts) of rows that are new or whose previous row changed: one in at the day
+ * of the new previous row, one out at the day of the old. `rows` yields (journey, entered_at, step, old previous,
+ * new previous, is new); `byStep` false leaves the step out (entries).
+ */
+function revisitCells(rows: SQL, byStep = true): SQL {
+  const step = byStep ? sql`, s` : sql``;
+  return sql`
+    select j, date_trunc('day', en, 'UTC'), date_trunc('day', prev, 'UTC')${step}, sum(n)::int
+    from (
+      select j, en, s, new_prev as prev, 1 as n from (${rows}) r(j, en, s, old_prev, new_prev, is_new)
+      where new_prev is not null and (is_new or old_prev is distinct from new_prev)
+      union all
+      select j, en, s, old_prev, -1 from (${rows}) r(j, en, s, old_prev, new_prev, is_new)
+      where not is_new and old_prev is not null and old_prev is distinct from new_prev
+    ) m
+    group by 1, 2, 3${step}
+    having sum(n) <> 0`;
 }
 
 async function upsertUsers(tx: Db, externalIds: string[]): Promise<Map<string, number>> {

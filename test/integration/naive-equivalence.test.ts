@@ -4,7 +4,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getTableName, is, sql } from 'drizzle-orm';
 import { PgTable } from 'drizzle-orm/pg-core';
-import { queryRows, type Db } from '../../db/client.js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createDb, queryRows, type Db, type DbHandle } from '../../db/client.js';
 import * as schema from '../../db/schema.js';
 import { importEvents, type ImportSummary } from '../../db/import/import-events.js';
 import { rebuildRollups, recomputeAllDerivedState } from '../../db/import/derived-state.js';
@@ -145,6 +148,8 @@ const periods = (): Period[] => {
     p(-3 * HOUR, 2 * DAY + 5 * HOUR), // whole hours around whole days
     p(5 * HOUR + 30 * MIN - DAY, 5 * HOUR + 30 * MIN + DAY), // two days from 05:30: hours, days and raw half hours
     p(DAY - 18 * HOUR - 30 * MIN, 2 * DAY - 18 * HOUR - 30 * MIN), // a day at +05:30 (raw half hours)
+    // two days from 05:30 inside the data: rows of the whole day whose previous row falls in its first, partial day
+    p(DAY + 5 * HOUR + 30 * MIN, 3 * DAY + 5 * HOUR + 30 * MIN),
     p(7 * MIN, 59 * MIN), // inside one hour: raw only
     p(31 * MIN, 3 * HOUR + 1), // a few hours and two raw pieces
     p(2 * DAY + 1, null), // open end
@@ -170,28 +175,28 @@ async function* each(lines: Line[]): AsyncIterable<string> {
   for (const l of lines) yield JSON.stringify(l);
 }
 
-async function expectEngineEqualsNaive(): Promise<void> {
+async function expectEngineEqualsNaive(on: Db = db): Promise<void> {
   for (const journeyId of ['late', 'once']) {
-    const journey = await loadJourney(db, journeyId);
+    const journey = await loadJourney(on, journeyId);
     if (!journey) throw new Error(`journey ${journeyId} missing`);
     for (const period of periods()) {
-      const fast = await computeReport(db, journey, period);
-      const naive = await computeNaiveReport(db, journey, period);
+      const fast = await computeReport(on, journey, period);
+      const naive = await computeNaiveReport(on, journey, period);
       expect({ journeyId, period: fast.period, report: fast }).toEqual({ journeyId, period: fast.period, report: naive });
     }
   }
 }
 
-const ROLLUPS = ['entry_rollups', 'step_entry_rollups', 'message_rollups', 'outcome_rollups'] as const;
+const ROLLUPS = ['entry_rollups', 'step_entry_rollups', 'message_rollups', 'outcome_rollups', 'entry_revisit_rollups', 'step_revisit_rollups'] as const;
 
 /** The rollup rows with a non-zero count, in a stable order, for comparing incremental upkeep with a rebuild. */
-async function rollupSnapshot(): Promise<Record<string, unknown[]>> {
+async function rollupSnapshot(on: Db = db): Promise<Record<string, unknown[]>> {
   const out: Record<string, unknown[]> = {};
   for (const table of ROLLUPS) {
-    const rows = await queryRows<Record<string, unknown>>(db, sql.raw(`select * from ${table}`));
+    const rows = await queryRows<Record<string, unknown>>(on, sql.raw(`select * from ${table}`));
     out[table] = rows
       .map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v instanceof Date ? v.toISOString() : typeof v === 'number' || typeof v === 'string' ? String(v) : v])))
-      .filter((row) => Object.entries(row).some(([k, v]) => !['journey_id', 'grain', 'bucket', 'last_step_id', 'step_id', 'status', 'platform', 'outcome'].includes(k) && v !== '0'))
+      .filter((row) => Object.entries(row).some(([k, v]) => !['journey_id', 'grain', 'bucket', 'entered_day', 'prev_day', 'last_step_id', 'step_id', 'status', 'platform', 'outcome'].includes(k) && v !== '0'))
       .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
   }
   return out;
@@ -214,7 +219,7 @@ describe('the fast engine equals the naive baseline under late and out-of-order 
     { seed: 2, batchSize: 50 },
     { seed: 3, batchSize: 5000 },
     { seed: 4, batchSize: 1 },
-  ])('seed $seed, batch size $batchSize: after every import, all time and twelve periods', async ({ seed, batchSize }) => {
+  ])('seed $seed, batch size $batchSize: after every import, all time and thirteen periods', async ({ seed, batchSize }) => {
     await db.execute(sql.raw(`truncate ${tables.join(', ')} restart identity cascade`));
     const { imports } = scenario(seed);
     const summaries: ImportSummary[] = [];
@@ -237,6 +242,41 @@ describe('the fast engine equals the naive baseline under late and out-of-order 
     await recomputeAllDerivedState(db);
     expect(await derivedSnapshot()).toEqual(derived);
     expect(await rollupSnapshot()).toEqual(incremental);
+  });
+});
+
+describe('a database that holds events from before the revisit cells', () => {
+  it('gets them from the migration that adds them: equal to a rebuild, and reports equal to the naive baseline', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ja-migrate-'));
+    const old = await openTestDb({ pgliteDir: path.join(dir, 'db') });
+    let migrated: DbHandle | undefined;
+    try {
+      for (const lines of scenario(5).imports) await importEvents(old.db, each(lines), { source: 'before', batchSize: 40 });
+      // Back to the schema before migration 0001: without its tables and indexes, and not on record as applied.
+      const journal = JSON.parse(readFileSync(new URL('../../db/migrations/meta/_journal.json', import.meta.url), 'utf8')) as {
+        entries: Array<{ tag: string; when: number }>;
+      };
+      const revisits = journal.entries.find((e) => e.tag === '0001_revisit_rollups')!;
+      for (const statement of [
+        sql`drop table entry_revisit_rollups, step_revisit_rollups`,
+        sql`drop index entries_prev_idx, step_entries_prev_idx`,
+        sql`delete from drizzle.__drizzle_migrations where created_at = ${revisits.when}`,
+      ]) {
+        await old.db.execute(statement);
+      }
+      // Opened again, the database migrates; an embedded one is a folder that one process opens at a time.
+      if (old.kind === 'pglite') await old.close();
+      migrated = await createDb(old.config);
+      const snapshot = await rollupSnapshot(migrated.db);
+      expect(snapshot.step_revisit_rollups!.length).toBeGreaterThan(10);
+      await expectEngineEqualsNaive(migrated.db);
+      await rebuildRollups(migrated.db, null);
+      expect(await rollupSnapshot(migrated.db)).toEqual(snapshot);
+    } finally {
+      await migrated?.close();
+      if (old.kind === 'postgres') await old.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -115,7 +115,8 @@ export const stepEntries = pgTable(
   },
   // No primary key: event_ids owns uniqueness. The user index finds a user's rows of a journey (previous step
   // entries, an entry's last step); reports read raw step entries only for the part of a period that is not whole
-  // hours, so a narrow cohort index will do. Narrow keys: each index costs the import about 2 µs a row.
+  // hours, so a narrow cohort index will do, and for distinct users the revisits of a period's partial first and
+  // last days (the two partial indexes). Narrow keys: each index costs the import about 2 µs a row.
   (t) => [
     index('step_entries_user_idx').on(t.userId, t.journeyId),
     index('step_entries_cohort_idx').on(t.journeyId, t.enteredAt),
@@ -216,8 +217,8 @@ export const firstConversions = pgTable(
  * 'hour'), kept exact inside every import batch transaction. A report sums whole days, then whole hours, and
  * reads raw rows only for the part of a period that is not whole hours (reports/metrics.ts). Distinct users are
  * additive too: a row whose `prev_entered_at` is null is the user's first one, and a period's distinct users are its
- * rows less those whose previous row lies in the period too (the revisit cells below; METRICS.md's unique-user
- * counts, exactly).
+ * rows less those whose previous row lies in the period too (the revisit cells below, and for the period's partial
+ * first and last days the raw rows that have a previous row; METRICS.md's unique-user counts, exactly).
  */
 const rollupKey = () => ({
   journeyId: text('journey_id').notNull(),

@@ -1,5 +1,6 @@
 // The metrics engine: the overview and step metrics of METRICS.md for a journey and cohort, summed from the exact
-// per-day and per-hour rollups kept at import, plus the raw rows of any part of the period that is not whole hours.
+// per-day and per-hour rollups kept at import, plus the raw rows of any part of the period that is not whole hours
+// (and, for distinct users, the rows with a previous row in the period's partial first and last days).
 // Every surface reads its numbers from here; reports/naive-metrics.ts computes the same from raw events only.
 import { asc, eq, sql, type SQL } from 'drizzle-orm';
 import { queryRows, toCount, type Db } from '../db/client.js';
@@ -115,7 +116,6 @@ function periodRevisits(
   if (period.from === null) return null;
   const from = period.from.getTime();
   const out: SQL[] = [];
-  const afterFrom = sql`prev_entered_at >= ${period.from.toISOString()}::timestamptz`;
   if (parts.days) {
     const fromDay = parts.days.from!;
     out.push(revisits({ cells: sql`${rangeFilter(sql`entered_day`, fromDay, parts.days.to)} and ${rangeFilter(sql`prev_day`, fromDay, null)}` }));
@@ -124,7 +124,8 @@ function periodRevisits(
     }
   }
   for (const edge of [...parts.hours, ...parts.raw]) {
-    out.push(revisits({ rows: sql`${rangeFilter(sql`entered_at`, edge.from, edge.to)} and ${afterFrom}` }));
+    // prev < edge.to adds nothing (prev ≤ entered_at) but bounds the scan whichever partial index is chosen.
+    out.push(revisits({ rows: sql`${rangeFilter(sql`entered_at`, edge.from, edge.to)} and ${rangeFilter(sql`prev_entered_at`, from, edge.to)}` }));
   }
   return out.length === 0 ? null : sql.join(out, sql` union all `);
 }

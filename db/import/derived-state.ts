@@ -243,8 +243,9 @@ export async function recomputeJourney(db: Db, journeyId: string): Promise<void>
   await rebuildRollups(db, journeyId, ['entries']);
 }
 
-export type RollupFamily = 'entries' | 'step_entries' | 'messages' | 'outcomes';
-const ALL_FAMILIES: readonly RollupFamily[] = ['entries', 'step_entries', 'messages', 'outcomes'];
+/** `revisits`: the revisit cells of entries and step entries (schema.ts), which only previous rows move. */
+export type RollupFamily = 'entries' | 'step_entries' | 'messages' | 'outcomes' | 'revisits';
+const ALL_FAMILIES: readonly RollupFamily[] = ['entries', 'step_entries', 'messages', 'outcomes', 'revisits'];
 
 /**
  * Rebuilds rollups of a journey (or of every journey) from the stored rows: used when a journey's settings change
@@ -264,12 +265,20 @@ export async function rebuildRollups(db: Db, journeyId: string | null, families:
         count(*) filter (where x.exited_at is not null and x.conversion_count = 0)
       from entries x ${grains} where ${only(sql`x.journey_id`)}
       group by 1, 2, 3, 4`);
+  }
+  if (families.includes('revisits')) {
     await db.execute(sql`delete from entry_revisit_rollups where ${only(sql`journey_id`)}`);
     await db.execute(sql`
       insert into entry_revisit_rollups (journey_id, entered_day, prev_day, count)
       select x.journey_id, ${day(sql`x.entered_at`)}, ${day(sql`x.prev_entered_at`)}, count(*)
       from entries x where x.prev_entered_at is not null and ${only(sql`x.journey_id`)}
       group by 1, 2, 3`);
+    await db.execute(sql`delete from step_revisit_rollups where ${only(sql`journey_id`)}`);
+    await db.execute(sql`
+      insert into step_revisit_rollups (journey_id, entered_day, prev_day, step_id, count)
+      select x.journey_id, ${day(sql`x.entered_at`)}, ${day(sql`x.prev_entered_at`)}, x.step_id, count(*)
+      from step_entries x where x.prev_entered_at is not null and ${only(sql`x.journey_id`)}
+      group by 1, 2, 3, 4`);
   }
   if (families.includes('step_entries')) {
     await db.execute(sql`delete from step_entry_rollups where ${only(sql`journey_id`)}`);
@@ -277,12 +286,6 @@ export async function rebuildRollups(db: Db, journeyId: string | null, families:
       insert into step_entry_rollups (journey_id, grain, bucket, step_id, entries, first_users)
       select x.journey_id, g.grain, ${bucket}, x.step_id, count(*), count(*) filter (where x.prev_entered_at is null)
       from step_entries x ${grains} where ${only(sql`x.journey_id`)}
-      group by 1, 2, 3, 4`);
-    await db.execute(sql`delete from step_revisit_rollups where ${only(sql`journey_id`)}`);
-    await db.execute(sql`
-      insert into step_revisit_rollups (journey_id, entered_day, prev_day, step_id, count)
-      select x.journey_id, ${day(sql`x.entered_at`)}, ${day(sql`x.prev_entered_at`)}, x.step_id, count(*)
-      from step_entries x where x.prev_entered_at is not null and ${only(sql`x.journey_id`)}
       group by 1, 2, 3, 4`);
   }
   if (families.includes('messages')) {

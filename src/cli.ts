@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { createDb, type DbHandle } from '../db/client.js';
 import { DatabaseLockedError } from '../db/dir-lock.js';
-import { importEvents, readLines, type ImportSummary } from '../db/import/import-events.js';
+import { importEvents, readLines, repairDerivedState, type ImportSummary } from '../db/import/import-events.js';
 import { parseTimestamp } from '../db/import/parse-event.js';
 import {
   EXPORT_KINDS,
@@ -60,6 +60,9 @@ Commands:
       The stored journeys, newest activity first.
   demo [--seed N] [--scale N]
       Generate a realistic demo data set (several journeys, six weeks) into the database.
+  repair
+      Recompute every derived value and rollup from the stored events (no import runs meanwhile): for a
+      database whose reports are in doubt, e.g. after an older version of the app imported into it.
   slash "<text>" [--tz ZONE]
       Print what \`/journey <text>\` would answer in Slack (blocks as text), without Slack.
 ${DIGEST_USAGE}
@@ -120,6 +123,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return await journeysCommand(rest, io, openDb);
       case 'demo':
         return await demoCommand(rest, io, openDb);
+      case 'repair':
+        return await repairCommand(rest, io, openDb);
       case 'slash':
         return await slashCommand(rest, io, openDb);
       case 'digest':
@@ -369,6 +374,18 @@ async function journeysCommand(args: string[], io: CliIo, openDb: OpenDb): Promi
   } else {
     for (const j of names) write(io.stdout, `${j.journeyId.padEnd(24)} ${j.name}`);
   }
+  return 0;
+}
+
+async function repairCommand(args: string[], io: CliIo, openDb: OpenDb): Promise<number> {
+  const { values, positionals } = parse(args, {});
+  if (values.help) return write(io.stdout, USAGE), 0;
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  const db = await openDb();
+  const started = performance.now();
+  await repairDerivedState(db);
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  write(io.stdout, `Recomputed the derived values and rollups of every journey from the stored events in ${seconds} s.`);
   return 0;
 }
 

@@ -9,7 +9,7 @@ import { eq, sql } from 'drizzle-orm';
 import type pg from 'pg';
 import { arrayParam, postgresPool, queryRows, toCount, type Db } from '../client.js';
 import { imports, journeys, steps } from '../schema.js';
-import { recomputeJourney } from './derived-state.js';
+import { recomputeAllDerivedState, recomputeJourney } from './derived-state.js';
 import { parseEventLine, type EntryEvent, type ImportEvent, type JourneyDef, type JourneyEntryEvent } from './parse-event.js';
 import { emptyWrites, writeBatch, type BatchWrites, type KnownEntry } from './write-batch.js';
 
@@ -96,6 +96,18 @@ const CLAIM_GATE_KEY = 7_316_003;
 async function lockForStrictImport(tx: Db): Promise<void> {
   await tx.execute(sql`select pg_advisory_xact_lock(${CLAIM_GATE_KEY})`);
   await tx.execute(sql`select pg_advisory_xact_lock(${IMPORT_LOCK_KEY})`);
+}
+
+/**
+ * Recomputes every derived column and rollup from the stored rows, in one transaction that holds a strict import's
+ * locks, so no import batch runs beside it. The repair for a database whose derived state is in doubt: say, after a
+ * process of an older version imported into a database that a newer one had migrated (`npm run cli -- repair`).
+ */
+export async function repairDerivedState(db: Db): Promise<void> {
+  await db.transaction(async (tx) => {
+    await lockForStrictImport(tx as unknown as Db);
+    await recomputeAllDerivedState(tx as unknown as Db);
+  });
 }
 
 /** The pools on which an import of this process claims ahead (at most one import per pool does). */

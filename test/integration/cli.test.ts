@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'drizzle-orm';
 import { createDb } from '../../db/client.js';
 import { computeReport, loadJourney } from '../../reports/metrics.js';
 import { runCliCaptured } from '../support/run-cli.js';
@@ -156,6 +157,28 @@ describe('report and export', () => {
   it('lists journeys', async () => {
     const res = await cli('journeys', '--json');
     expect(JSON.parse(res.stdout)).toEqual([{ journey_id: 'welcome', name: 'Welcome series' }]);
+  });
+});
+
+describe('repair', () => {
+  it('recomputes derived values and rollups that went wrong, and the reports are right again', async () => {
+    const day = ['--from', '2026-11-01T00:00:00Z', '--to', '2026-11-02T00:00:00Z'];
+    const handle = testDatabaseUrl ? await createDb(pgDb!.config) : await createDb({ kind: 'pglite', dir: env.PGLITE_DIR });
+    try {
+      // What an importer that did not keep these would leave: previous rows, counts and cells out of step.
+      await handle.db.execute(sql`update entries set prev_entered_at = null, conversion_count = 0`);
+      await handle.db.execute(sql`delete from step_entry_rollups`);
+      await handle.db.execute(sql`update entry_revisit_rollups set count = count + 3`);
+    } finally {
+      await handle.close();
+    }
+    expect(JSON.parse((await cli('report', 'welcome', '--json')).stdout)).not.toEqual(expectedReport.all_time);
+    const res = await cli('repair');
+    expect(res).toMatchObject({ code: 0, stderr: '' });
+    expect(res.stdout).toMatch(/^Recomputed the derived values and rollups of every journey from the stored events in \d+\.\d s\.\n$/);
+    expect(JSON.parse((await cli('report', 'welcome', '--json')).stdout)).toEqual(expectedReport.all_time);
+    expect(JSON.parse((await cli('report', 'welcome', ...day, '--json')).stdout)).toEqual(expectedReport['period_2026-11-01']);
+    expect((await cli('repair', 'now')).code).toBe(2);
   });
 });
 

@@ -22,6 +22,9 @@ let pgDb: TestDb | undefined;
 
 const cli = (...args: string[]) => runCliCaptured(args, env, new Date('2026-11-29T12:00:00Z'));
 
+/** The database the CLI runs on, opened by the test itself (an embedded one only while no CLI call holds it). */
+const openCliDatabase = () => createDb(pgDb ? pgDb.config : { kind: 'pglite', dir: env.PGLITE_DIR });
+
 beforeAll(async () => {
   work = mkdtempSync(path.join(tmpdir(), 'ja-cli-'));
   if (testDatabaseUrl) {
@@ -144,7 +147,7 @@ describe('report and export', () => {
 
   it('agrees with the metrics engine', async () => {
     const res = await cli('report', 'welcome', '--from', '2026-11-02', '--json');
-    const handle = testDatabaseUrl ? await createDb(pgDb!.config) : await createDb({ kind: 'pglite', dir: env.PGLITE_DIR });
+    const handle = await openCliDatabase();
     try {
       const journey = await loadJourney(handle.db, 'welcome');
       const report = await computeReport(handle.db, journey!, { from: new Date('2026-11-02T00:00:00Z'), to: null });
@@ -163,7 +166,7 @@ describe('report and export', () => {
 describe('repair', () => {
   it('recomputes derived values and rollups that went wrong, and the reports are right again', async () => {
     const day = ['--from', '2026-11-01T00:00:00Z', '--to', '2026-11-02T00:00:00Z'];
-    const handle = testDatabaseUrl ? await createDb(pgDb!.config) : await createDb({ kind: 'pglite', dir: env.PGLITE_DIR });
+    const handle = await openCliDatabase();
     try {
       // What an importer that did not keep these would leave: previous rows, counts and cells out of step.
       await handle.db.execute(sql`update entries set prev_entered_at = null, conversion_count = 0`);

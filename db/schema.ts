@@ -287,26 +287,21 @@ export const outcomeRollups = pgTable(
  * reads raw rows only for the period's partial days at its edges (reports/metrics.ts). Kept exact in every import
  * batch like the rollups above.
  */
+const revisitKey = () => ({
+  journeyId: text('journey_id').notNull(),
+  enteredDay: ts('entered_day').notNull(),
+  prevDay: ts('prev_day').notNull(),
+});
+
 export const entryRevisitRollups = pgTable(
   'entry_revisit_rollups',
-  {
-    journeyId: text('journey_id').notNull(),
-    enteredDay: ts('entered_day').notNull(),
-    prevDay: ts('prev_day').notNull(),
-    count: integer('count').notNull(),
-  },
+  { ...revisitKey(), count: integer('count').notNull() },
   (t) => [primaryKey({ columns: [t.journeyId, t.enteredDay, t.prevDay] })],
 );
 
 export const stepRevisitRollups = pgTable(
   'step_revisit_rollups',
-  {
-    journeyId: text('journey_id').notNull(),
-    enteredDay: ts('entered_day').notNull(),
-    prevDay: ts('prev_day').notNull(),
-    stepId: text('step_id').notNull(),
-    count: integer('count').notNull(),
-  },
+  { ...revisitKey(), stepId: text('step_id').notNull(), count: integer('count').notNull() },
   (t) => [primaryKey({ columns: [t.journeyId, t.enteredDay, t.prevDay, t.stepId] })],
 );
 

@@ -9,7 +9,7 @@ import { importEvents } from '../../db/import/import-events.js';
 import { EXPORT_KINDS, STEP_USER_STATUSES, exportCsv, exportCsvBytes, type ExportRequest } from '../../reports/exports.js';
 import { loadJourney } from '../../reports/metrics.js';
 import { ALL_TIME, type JourneyInfo, type Period } from '../../reports/report-types.js';
-import { openTestDb, testDatabaseUrl, type TestDb } from '../support/test-db.js';
+import { eventLines, openTestDb, testDatabaseUrl, type TestDb } from '../support/test-db.js';
 
 /** Cells that need care in CSV or in a spreadsheet; each is used as an External ID, in entry ids, step ids and reasons. */
 const HOSTILE = [
@@ -44,10 +44,6 @@ const PLATFORMS = ['android', null, 'Web', 'smart-fridge'];
 const NOVEMBER_2: Period = { from: new Date('2026-11-02T00:00:00Z'), to: new Date('2026-11-03T00:00:00Z') };
 
 let db: TestDb;
-
-async function* linesOf(objects: unknown[]): AsyncIterable<string> {
-  for (const o of objects) yield JSON.stringify(o);
-}
 
 async function collect<T>(chunks: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
@@ -168,7 +164,7 @@ describe.skipIf(!testDatabaseUrl)('CSV export through COPY (Postgres)', () => {
         events.push({ type: 'conversion', event_id: `${HOSTILE[(i + 9) % HOSTILE.length]}cv${i}`, external_id: externalId, event: 'purchase', at: at(3_600_000) });
       }
     });
-    const summary = await importEvents(db.db, linesOf(events), { source: 'hostile-export' });
+    const summary = await importEvents(db.db, eventLines(events), { source: 'hostile-export' });
     expect(summary.rejected).toBe(0);
   });
 

@@ -9,7 +9,7 @@ import { importEvents } from '../../db/import/import-events.js';
 import { exportCsv, type ExportRequest } from '../../reports/exports.js';
 import { computeReport, loadJourney } from '../../reports/metrics.js';
 import { ALL_TIME } from '../../reports/report-types.js';
-import { openTestDb, type TestDb } from '../support/test-db.js';
+import { eventLines, openTestDb, type TestDb } from '../support/test-db.js';
 
 /** Entries in the journey: more than two FETCHes of the cursor (1,000 rows each). */
 const ENTRIES = 2_500;
@@ -17,10 +17,6 @@ const START_MS = Date.UTC(2026, 10, 1);
 
 let db: TestDb;
 let request: ExportRequest;
-
-async function* lines(objects: unknown[]): AsyncIterable<string> {
-  for (const o of objects) yield JSON.stringify(o);
-}
 
 const entryLine = (n: number, atMs: number) => ({
   type: 'journey_entry',
@@ -58,7 +54,7 @@ beforeAll(async () => {
     { type: 'journey', journey_id: 'snap', name: 'Snapshot', conversion_event: null, attribution_window_hours: 24, reentry: true, steps: [] },
   ];
   for (let n = 0; n < ENTRIES; n++) events.push(entryLine(n, START_MS + n * 60_000));
-  const summary = await importEvents(db.db, lines(events), { source: 'export-snapshot' });
+  const summary = await importEvents(db.db, eventLines(events), { source: 'export-snapshot' });
   expect(summary.accepted).toBe(ENTRIES + 1);
   request = { journey: (await loadJourney(db.db, 'snap'))!, kind: 'entries', period: ALL_TIME };
 });
@@ -81,7 +77,7 @@ describe('an export while the journey changes', () => {
     // on PGlite, the export's transaction held the database until the reader had read the last row: this import
     // and this report waited on a reader that waited on them.
     const late = entryLine(ENTRIES, START_MS + (ENTRIES / 2) * 60_000 + 30_000);
-    const summary = await importEvents(db.db, lines([late]), { source: 'export-snapshot-late' });
+    const summary = await importEvents(db.db, eventLines([late]), { source: 'export-snapshot-late' });
     expect(summary.accepted).toBe(1);
     expect((await computeReport(db.db, request.journey, ALL_TIME)).overview.total_entries).toBe(ENTRIES + 1);
 

@@ -10,7 +10,7 @@ import { importEvents, readLines } from '../../db/import/import-events.js';
 import { exportCsv } from '../../reports/exports.js';
 import { loadJourney } from '../../reports/metrics.js';
 import { ALL_TIME } from '../../reports/report-types.js';
-import { openTestDb, type TestDb } from '../support/test-db.js';
+import { eventLines, openTestDb, type TestDb } from '../support/test-db.js';
 
 const fixtures = fileURLToPath(new URL('../../../shared/fixtures/worked-examples/', import.meta.url));
 const NOW = new Date('2026-11-29T12:00:00Z');
@@ -19,10 +19,6 @@ const SQL_NAME = "x'); drop table users;--";
 const HOSTILE_IDS = ['=1+2', '+SUM(A1)', '-2+3', '@cmd', '\tTAB', '\rCR', "u'); drop table users;--", 'Zoë "quoted", comma'];
 
 let db: TestDb;
-
-async function* linesOf(objects: unknown[]): AsyncIterable<string> {
-  for (const o of objects) yield JSON.stringify(o);
-}
 
 beforeAll(async () => {
   db = await openTestDb();
@@ -44,7 +40,7 @@ beforeAll(async () => {
     events.push({ type: 'step_entry', event_id: `h-st-${i}`, journey_id: 'sqlish', entry_id: `h${i}`, step_id: 's1', at });
     events.push({ type: 'conversion', event_id: `h-cv-${i}`, external_id: externalId, event: 'purchase', at: at.replace('09:00', '10:00') });
   });
-  const summary = await importEvents(db.db, linesOf(events), { source: 'hostile' });
+  const summary = await importEvents(db.db, eventLines(events), { source: 'hostile' });
   expect(summary.rejected).toBe(0);
 });
 

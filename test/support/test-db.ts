@@ -41,3 +41,8 @@ export async function openTestDb(options: { pgliteDir?: string } = {}): Promise<
     },
   };
 }
+
+/** Objects as the NDJSON lines importEvents reads, one line each. */
+export async function* eventLines(objects: readonly unknown[]): AsyncIterable<string> {
+  for (const o of objects) yield JSON.stringify(o);
+}

@@ -7,8 +7,10 @@ import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import pg from 'pg';
+import type { PGlite } from '@electric-sql/pglite';
 import * as schema from './schema.js';
 import { acquireDirLock, type DirLock } from './dir-lock.js';
+import { PgliteThread } from './pglite-thread.js';
 
 /** One type for both drivers (and for transactions), so every query runs on Postgres and PGlite alike. */
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -58,16 +60,16 @@ async function openPostgres(url: string, poolSize: number): Promise<DbHandle> {
 }
 
 /**
- * PGlite (a WebAssembly Postgres) and its drizzle driver are loaded only when an embedded database is opened: a
- * process on a Postgres server then never loads their bundle (a few MiB of resident memory, and start-up time).
+ * PGlite's drizzle driver is loaded only when an embedded database is opened: a process on a Postgres server then
+ * never loads it nor PGlite's bundle (a few MiB of resident memory, and start-up time). PGlite itself runs on a thread
+ * of its own (db/pglite-thread.ts).
  */
-async function loadPglite() {
-  const [{ PGlite }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all([
-    import('@electric-sql/pglite'),
+async function loadPgliteDriver() {
+  const [{ drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all([
     import('drizzle-orm/pglite'),
     import('drizzle-orm/pglite/migrator'),
   ]);
-  return { PGlite, drizzlePglite, migratePglite };
+  return { drizzlePglite, migratePglite };
 }
 
 async function openPglite(dir: string | undefined, notice: (msg: string) => void): Promise<DbHandle> {
@@ -84,10 +86,12 @@ async function openPglite(dir: string | undefined, notice: (msg: string) => void
     }
   }
   try {
-    const { PGlite, drizzlePglite, migratePglite } = await loadPglite();
-    const client = new PGlite(dir === undefined ? undefined : path.resolve(dir));
-    await client.waitReady;
-    const orm = drizzlePglite({ client, schema });
+    const { drizzlePglite, migratePglite } = await loadPgliteDriver();
+    // The WebAssembly server runs beside the event loop, not in it: a long statement (a million-row export's sort
+    // takes seconds) would otherwise hold up everything else this process does, a Slack acknowledgement included.
+    const client = await PgliteThread.open(dir === undefined ? undefined : path.resolve(dir));
+    // drizzle's PGlite driver calls only query and transaction, which the thread answers as PGlite does.
+    const orm = drizzlePglite({ client: client as unknown as PGlite, schema });
     await migratePglite(orm, { migrationsFolder });
     return {
       db: orm as unknown as Db,
@@ -117,9 +121,7 @@ async function initialiseAtomically(dir: string): Promise<void> {
   const building = `${dir}.initialising`;
   rmSync(building, { recursive: true, force: true });
   mkdirSync(path.dirname(dir), { recursive: true });
-  const { PGlite } = await loadPglite();
-  const client = new PGlite(building);
-  await client.waitReady;
+  const client = await PgliteThread.open(building);
   await client.close();
   rmSync(dir, { recursive: true, force: true });
   renameSync(building, dir);

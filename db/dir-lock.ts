@@ -71,9 +71,17 @@ function readLock(lockPath: string): LockContent | undefined {
   }
 }
 
+/**
+ * Lock files this process holds. A lock file naming this process's pid is otherwise taken for a stale one (a restarted
+ * container's app often gets the pid its predecessor had), so a second open of a folder within this process is
+ * refused here: two PGlite instances on one folder would each keep their own pages of it.
+ */
+const heldHere = new Set<string>();
+
 export function acquireDirLock(dir: string, notice: (msg: string) => void = () => {}): DirLock {
   const lockPath = `${dir}.lock`;
   const content: Record<string, string | number> = { pid: process.pid, command: process.argv.slice(1).join(' '), since: new Date().toISOString() };
+  if (heldHere.has(lockPath)) throw new DatabaseLockedError(dir, process.pid, String(content.command));
   let mine = JSON.stringify(content);
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
@@ -105,6 +113,7 @@ export function acquireDirLock(dir: string, notice: (msg: string) => void = () =
     }
     // Two processes clearing one stale lock at once can both get here; the file says which one won.
     if (readLock(lockPath)?.text !== mine) continue;
+    heldHere.add(lockPath);
     return {
       path: lockPath,
       note: (fields) => {
@@ -117,6 +126,7 @@ export function acquireDirLock(dir: string, notice: (msg: string) => void = () =
         mine = next;
       },
       release: () => {
+        heldHere.delete(lockPath);
         if (readLock(lockPath)?.text !== mine) return;
         try {
           unlinkSync(lockPath);

@@ -326,16 +326,24 @@ async function* cursorCsv(db: Db, req: ExportRequest): AsyncGenerator<string> {
     await tx.execute(sql`declare ${cursor} no scroll cursor with hold for ${exportQuery(req, NODE_CELLS)}`);
   });
   let read = false;
+  const fetchNext = () => {
+    const rows = queryRows<Record<string, unknown>>(db, sql`fetch forward ${sql.raw(String(FETCH_SIZE))} from ${cursor}`);
+    // Awaited below, or abandoned when the reader stops: then its failure is not this export's to report.
+    rows.catch(() => {});
+    return rows;
+  };
+  let next: Promise<Record<string, unknown>[]> | null = fetchNext();
   try {
     const timeAt = EXPORT_COLUMNS[req.kind].map((c) => TIME_COLUMNS.has(c));
-    for (;;) {
-      const rows = await queryRows<Record<string, unknown>>(db, sql`fetch forward ${sql.raw(String(FETCH_SIZE))} from ${cursor}`);
+    while (next) {
+      const rows: Record<string, unknown>[] = await next;
+      // The database (on its own thread) fetches the next rows while these are formatted and written.
+      next = rows.length === FETCH_SIZE ? fetchNext() : null;
       if (rows.length > 0) {
         let text = '';
         for (const row of rows) text += csvRow(row, timeAt);
         yield text;
       }
-      if (rows.length < FETCH_SIZE) break;
     }
     read = true;
   } finally {

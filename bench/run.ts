@@ -6,6 +6,7 @@
 // Progress lines on stderr carry the seconds since the database's start.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -152,7 +153,7 @@ async function compiledExportChild(): Promise<string> {
 }
 
 /** Runs the export in a child process, so its peak RSS is the exporting process's own. */
-function exportInChild(args: string[], config: DbConfig, out: string): Promise<{ rows: number; ms: number; peakRssMiB: number }> {
+function exportInChild(args: string[], config: DbConfig, out: string): Promise<{ rows: number; ms: number; peakRssMiB: number; loopMaxMs: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...args, JSON.stringify(config), BENCH_JOURNEY_ID, 'entries', out], {
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -162,7 +163,7 @@ function exportInChild(args: string[], config: DbConfig, out: string): Promise<{
     child.on('error', reject);
     child.on('exit', (code) => {
       if (code !== 0) return reject(new Error(`export child exited with ${code}`));
-      resolve(JSON.parse(stdout.trim().split('\n').pop()!) as { rows: number; ms: number; peakRssMiB: number });
+      resolve(JSON.parse(stdout.trim().split('\n').pop()!) as { rows: number; ms: number; peakRssMiB: number; loopMaxMs: number });
     });
   });
 }
@@ -224,13 +225,18 @@ async function benchDb(kind: DbKind, opts: Options, file: string, data: BenchDat
   const f: Figures = {};
   try {
     log(`importing ${data.lines.toLocaleString('en')} lines …`);
+    // The longest the event loop was held at a time during the import: what a Slack acknowledgement could wait.
+    const loop = monitorEventLoopDelay({ resolution: 5 });
+    loop.enable();
     const importStarted = performance.now();
     const summary = await importEvents(opened.handle.db, readLines(file), { source: file });
     const importS = (performance.now() - importStarted) / 1000;
+    loop.disable();
     if (summary.rejected > 0) throw new Error(`the bench data had ${summary.rejected} rejected lines: ${JSON.stringify(summary.rejections.slice(0, 3))}`);
     f.import_s = round(importS);
     f.import_events_per_s = Math.round(summary.lines / importS);
     f.imported_events = summary.accepted;
+    f.import_loop_delay_max_ms = round(loop.max / 1e6);
     // Reports are measured warm, on fresh statistics, as a server that has run autovacuum would have them.
     await opened.handle.db.execute(sql`vacuum analyze`);
     const sizes = await queryRows<{ mb: unknown }>(opened.handle.db, sql`select pg_database_size(current_database()) / 1048576 as mb`);
@@ -294,6 +300,7 @@ async function benchDb(kind: DbKind, opts: Options, file: string, data: BenchDat
     f.export_rows = exported.rows;
     f.export_rows_per_s = Math.round(exported.rows / (exported.ms / 1000));
     f.export_peak_rss_mib = round(exported.peakRssMiB);
+    f.export_loop_delay_max_ms = round(exported.loopMaxMs);
     if (underTsx) {
       f.export_tsx_rows_per_s = Math.round(underTsx.rows / (underTsx.ms / 1000));
       f.export_tsx_peak_rss_mib = round(underTsx.peakRssMiB);
@@ -328,6 +335,7 @@ function table(results: Array<[DbKind, Figures]>): string {
     ['engine equals naive', 'reports_equal_naive'],
     ['export rows/s (entries)', 'export_rows_per_s'],
     ['export peak RSS (MiB)', 'export_peak_rss_mib'],
+    ['event loop held at most (ms): import / export', 'import_loop_delay_max_ms|export_loop_delay_max_ms'],
     ...(results.some(([, f]) => 'export_tsx_rows_per_s' in f)
       ? [['same export under tsx: rows/s, RSS', 'export_tsx_rows_per_s|export_tsx_peak_rss_mib'] as [string, string]]
       : []),

@@ -26,6 +26,11 @@ export interface DbHandle {
   close(): Promise<void>;
   /** Embedded database in a folder: tells a refused second process where the running app takes files. */
   noteIngestUrl?(url: string): void;
+  /**
+   * Embedded database: resolves if its thread stops without close() (out of memory, say). Every query fails from
+   * then on as "unavailable"; the app exits so that its supervisor starts it again.
+   */
+  lost?: Promise<Error>;
 }
 
 const migrationsFolder = fileURLToPath(new URL('./migrations', import.meta.url));
@@ -85,27 +90,32 @@ async function openPglite(dir: string | undefined, notice: (msg: string) => void
       throw err;
     }
   }
+  let client: PgliteThread | undefined;
   try {
     const { drizzlePglite, migratePglite } = await loadPgliteDriver();
     // The WebAssembly server runs beside the event loop, not in it: a long statement (a million-row export's sort
     // takes seconds) would otherwise hold up everything else this process does, a Slack acknowledgement included.
-    const client = await PgliteThread.open(dir === undefined ? undefined : path.resolve(dir));
+    client = await PgliteThread.open(dir === undefined ? undefined : path.resolve(dir));
     // drizzle's PGlite driver calls only query and transaction, which the thread answers as PGlite does.
     const orm = drizzlePglite({ client: client as unknown as PGlite, schema });
     await migratePglite(orm, { migrationsFolder });
+    const opened = client;
     return {
       db: orm as unknown as Db,
       kind: 'pglite',
+      lost: opened.lost,
       ...(lock ? { noteIngestUrl: (url: string) => lock.note({ ingest_url: url }) } : {}),
       close: async () => {
         try {
-          await client.close();
+          await opened.close();
         } finally {
           lock?.release();
         }
       },
     };
   } catch (err) {
+    // A thread left open would keep the folder open after its lock is gone.
+    await client?.close().catch(() => {});
     lock?.release();
     throw err;
   }

@@ -1,5 +1,5 @@
 // The embedded database (PGlite) on a worker thread of its own (db/pglite-worker.mjs), behind the part of PGlite's
-// interface that drizzle calls: query, exec and transaction. The WebAssembly server then runs beside the app's event
+// interface that drizzle calls (query and transaction; exec too). The WebAssembly server then runs beside the app's event
 // loop instead of stalling it (a Slack acknowledgement is due within 3 s), and the app prepares its next statement
 // while the database runs the one before.
 import { Worker } from 'node:worker_threads';
@@ -47,17 +47,27 @@ export class PgliteThread {
   private readonly pending = new Map<number, { resolve(value: unknown): void; reject(err: Error): void }>();
   private nextId = 1;
   private stopped: Error | null = null;
+  private closing: Promise<void> | null = null;
+  private reportLoss: (err: Error) => void = () => {};
+  /**
+   * Resolves if the thread stops without close(): it ran out of memory or failed outside any query. Every query
+   * fails from then on, as one to a server that went away ("unavailable", code 57P01), until the process restarts.
+   */
+  readonly lost = new Promise<Error>((resolve) => (this.reportLoss = resolve));
 
   private constructor(private readonly worker: Worker) {
-    worker.unref();
     worker.on('message', (msg: Reply) => this.settle(msg));
-    worker.on('error', (err) => this.stop(err));
-    worker.on('exit', (code) => this.stop(new Error(`the embedded database's thread stopped (exit code ${code})`)));
+    worker.on('error', (err) => this.lose(err));
+    worker.on('exit', (code) => this.lose(new Error(`exit code ${code}`)));
+    // After the listeners: adding the first 'message' listener refs the worker again.
+    worker.unref();
   }
 
   /** Starts the thread and opens the database in `dir` (in memory when undefined). */
   static async open(dir: string | undefined, options?: PGliteOptions): Promise<PgliteThread> {
-    const worker = new Worker(new URL('./pglite-worker.mjs', import.meta.url), { workerData: { dir, options } });
+    // The worker file is plain JavaScript beside this one (a build that bundles this file must keep it there), and
+    // needs none of this process's loaders (tsx's, under `npm start`): execArgv is not inherited.
+    const worker = new Worker(new URL('./pglite-worker.mjs', import.meta.url), { workerData: { dir, options }, execArgv: [] });
     const ready = await new Promise<{ ready: boolean; error?: Record<string, unknown> }>((resolve, reject) => {
       worker.once('message', resolve);
       worker.once('error', reject);
@@ -121,25 +131,43 @@ export class PgliteThread {
     return result;
   }
 
-  async close(): Promise<void> {
-    if (this.stopped) return;
-    try {
-      await this.request({ op: 'close' });
-    } finally {
-      this.stop(new Error('the embedded database is closed'));
-      await this.worker.terminate();
-    }
+  /** Closes the database (after a transaction under way) and ends the thread; a second call waits for the first. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.stopped) return;
+      try {
+        await this.request({ op: 'close' });
+      } finally {
+        this.stop(new Error('the embedded database is closed'));
+        await this.worker.terminate();
+      }
+    })();
+    return this.closing;
   }
 
   private request(req: Request): Promise<unknown> {
     if (this.stopped) return Promise.reject(this.stopped);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      try {
+        this.worker.postMessage({ ...req, id });
+      } catch (err) {
+        // A parameter that cannot be copied to the thread (a function, a symbol): this query fails, nothing waits.
+        return reject(err instanceof Error ? err : new Error(String(err)));
+      }
       // The thread keeps the process alive only while an answer is awaited, as an in-process database would.
       if (this.pending.size === 0) this.worker.ref();
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ ...req, id });
     });
+  }
+
+  private lose(cause: Error): void {
+    if (this.stopped) return;
+    const err = Object.assign(new Error(`the embedded database's thread stopped (${cause.message}); restart the app`, { cause }), {
+      code: '57P01',
+    });
+    this.stop(err);
+    this.reportLoss(err);
   }
 
   private settle(msg: Reply): void {

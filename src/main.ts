@@ -28,6 +28,11 @@ try {
   process.exit(1);
 }
 const { db } = handle;
+// The embedded database's thread gone (out of memory, say) leaves every query failing: better started again.
+void handle.lost?.then((err) => {
+  log.error('The embedded database stopped; exiting so that the app is started again', err);
+  process.exit(1);
+});
 
 let running: RunningApp;
 if (config.SLACK_BOT_TOKEN) {

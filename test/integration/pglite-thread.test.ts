@@ -6,10 +6,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createDb, queryRows, toCount, type DbHandle } from '../../db/client.js';
 import { DatabaseLockedError } from '../../db/dir-lock.js';
 import { PgliteThread, wireOptions } from '../../db/pglite-thread.js';
+import { answerForError, isUnavailable, UNAVAILABLE_TEXT } from '../../commands/error-answers.js';
 import { repoRoot, runNode } from '../support/child-process.js';
 
 let thread: PgliteThread;
@@ -26,6 +27,12 @@ afterAll(async () => {
 beforeEach(async () => {
   await thread.query('delete from t');
 });
+
+/** Ends a database's thread as a crash would (the thread exits with code 1). */
+async function killThread(handle: DbHandle): Promise<void> {
+  const client = (handle.db as unknown as { $client: { worker: { terminate(): Promise<number> } } }).$client;
+  await client.worker.terminate();
+}
 
 const count = async () => (await thread.query<{ n: number }>('select count(*)::int as n from t')).rows[0]!.n;
 
@@ -130,20 +137,36 @@ describe('PGlite on its own thread', () => {
     expect(ticks).toBeGreaterThanOrEqual(5);
   });
 
-  it('fails what is in flight, and everything after, when its thread stops', async () => {
-    const doomed = await PgliteThread.open(undefined);
-    const inFlight = doomed.query('select sum(g) from generate_series(1, 3000000) g');
-    await (doomed as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
-    await expect(inFlight).rejects.toThrow(/thread stopped/);
-    await expect(doomed.query('select 1')).rejects.toThrow(/thread stopped/);
-    await doomed.close();
+  it('fails what is in flight and everything after as "unavailable" when its thread stops, and says it is lost', async () => {
+    const handle = await createDb({ kind: 'pglite' });
+    const lost = vi.fn();
+    void handle.lost!.then(lost);
+    const inFlight = queryRows(handle.db, sql`select sum(g) from generate_series(1, 3000000) g`).catch((e: unknown) => e);
+    await killThread(handle);
+    const err = await inFlight;
+    expect(isUnavailable(err)).toBe(true);
+    expect(answerForError(err).answer).toMatchObject({ message: { text: expect.stringContaining(UNAVAILABLE_TEXT) } });
+    const after = await queryRows(handle.db, sql`select 1`).catch((e: unknown) => e);
+    expect(isUnavailable(after)).toBe(true);
+    expect(String((after as Error).cause)).toMatch(/the embedded database's thread stopped \(exit code 1\); restart the app/);
+    await vi.waitFor(() => expect(lost).toHaveBeenCalledWith(expect.objectContaining({ code: '57P01' })));
+    await handle.close();
   });
 
-  it('refuses queries once closed', async () => {
+  it('refuses queries once closed; closing twice at once closes once, and is not a loss', async () => {
     const closing = await PgliteThread.open(undefined);
+    const lost = vi.fn();
+    void closing.lost.then(lost);
     expect((await closing.query('select 1 as one')).rows).toEqual([{ one: 1 }]);
-    await closing.close();
+    await Promise.all([closing.close(), closing.close()]);
     await expect(closing.query('select 1')).rejects.toThrow('the embedded database is closed');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(lost).not.toHaveBeenCalled();
+  });
+
+  it('fails a query whose parameters cannot cross the thread, and answers the next one', async () => {
+    await expect(thread.query('select $1', [() => 1])).rejects.toThrow(/could not be cloned/);
+    expect((await thread.query('select 2 as two')).rows).toEqual([{ two: 2 }]);
   });
 });
 
@@ -157,20 +180,25 @@ describe('the embedded database in a process', () => {
   });
 
   it('does not keep a process alive once nothing waits for it', async () => {
-    // A script that opens, queries and never closes: it ends as it would with PGlite in its own thread.
+    // A script that opens databases and never closes them: one queried, one never queried, one that refused a
+    // query's parameters. It ends as it would with PGlite in its own thread.
     const script = path.join(work, 'open-and-leave.mts');
-    const client = pathToFileURL(path.join(repoRoot, 'db/client.ts')).href;
+    const module = (file: string) => pathToFileURL(path.join(repoRoot, file)).href;
     writeFileSync(
       script,
-      `import { createDb } from '${client}';\n` +
+      `import { createDb } from '${module('db/client.ts')}';\n` +
+        `import { PgliteThread } from '${module('db/pglite-thread.ts')}';\n` +
         `const handle = await createDb({ kind: 'pglite' });\n` +
-        `console.log(JSON.stringify((await handle.db.execute('select 41 + 1 as answer')).rows));\n`,
+        `console.log(JSON.stringify((await handle.db.execute('select 41 + 1 as answer')).rows));\n` +
+        `await PgliteThread.open(undefined);\n` +
+        `const refusing = await PgliteThread.open(undefined);\n` +
+        `await refusing.query('select $1', [() => 1]).catch(() => console.log('refused'));\n`,
     );
     const child = runNode(script, [], {});
     const exited = await child.exited;
     expect(child.stderr()).toBe('');
     expect(exited).toEqual({ code: 0, signal: null });
-    expect(child.stdout().trim()).toBe('[{"answer":42}]');
+    expect(child.stdout().trim().split('\n')).toEqual(['[{"answer":42}]', 'refused']);
   });
 
   it('opens a folder once at a time: a second open in the same process is refused until the first closes', async () => {
@@ -182,12 +210,16 @@ describe('the embedded database in a process', () => {
       const second = await createDb({ kind: 'pglite', dir }).catch((e: unknown) => e);
       expect(second).toBeInstanceOf(DatabaseLockedError);
       expect((second as Error).message).toContain(`is in use by process ${process.pid}`);
+      const closedOnce = first;
       await first.close();
       first = undefined;
       const reopened = await createDb({ kind: 'pglite', dir });
       try {
         const rows = await queryRows<{ n: unknown }>(reopened.db, sql`select count(*) as n from kept`);
         expect(toCount(rows[0]!.n)).toBe(1);
+        // the first handle closed a second time does not release the folder from the handle that has it now
+        await closedOnce.close();
+        await expect(createDb({ kind: 'pglite', dir })).rejects.toThrow(`is in use by process ${process.pid} (this one)`);
       } finally {
         await reopened.close();
       }

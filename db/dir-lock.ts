@@ -19,9 +19,12 @@ export class DatabaseLockedError extends Error {
     readonly holderIngestUrl?: string,
   ) {
     super(
-      `The embedded database ${dir} is in use by process ${holderPid} (${holderCommand}). ` +
-        'PGlite allows one process at a time: stop that process first, or send the file to the running app ' +
-        '(POST /ingest), or point DATABASE_URL at a Postgres server.',
+      holderPid === process.pid
+        ? `The embedded database ${dir} is in use by process ${holderPid} (this one), which has it open already: ` +
+            'close it before opening it again.'
+        : `The embedded database ${dir} is in use by process ${holderPid} (${holderCommand}). ` +
+            'PGlite allows one process at a time: stop that process first, or send the file to the running app ' +
+            '(POST /ingest), or point DATABASE_URL at a Postgres server.',
     );
     this.name = 'DatabaseLockedError';
   }
@@ -114,6 +117,7 @@ export function acquireDirLock(dir: string, notice: (msg: string) => void = () =
     // Two processes clearing one stale lock at once can both get here; the file says which one won.
     if (readLock(lockPath)?.text !== mine) continue;
     heldHere.add(lockPath);
+    let released = false;
     return {
       path: lockPath,
       note: (fields) => {
@@ -126,6 +130,9 @@ export function acquireDirLock(dir: string, notice: (msg: string) => void = () =
         mine = next;
       },
       release: () => {
+        // Once: a second release must not unregister a later open of the same folder in this process.
+        if (released) return;
+        released = true;
         heldHere.delete(lockPath);
         if (readLock(lockPath)?.text !== mine) return;
         try {

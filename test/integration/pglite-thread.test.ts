@@ -195,9 +195,12 @@ describe('the embedded database in a process', () => {
         `await refusing.query('select $1', [() => 1]).catch(() => console.log('refused'));\n`,
     );
     const child = runNode(script, [], {});
+    // A process kept alive is the failure; it is killed so that it does not outlive the test.
+    const stillRunning = setTimeout(() => child.child.kill('SIGKILL'), 45_000);
     const exited = await child.exited;
+    clearTimeout(stillRunning);
     expect(child.stderr()).toBe('');
-    expect(exited).toEqual({ code: 0, signal: null });
+    expect(exited, 'the process did not end by itself').toEqual({ code: 0, signal: null });
     expect(child.stdout().trim().split('\n')).toEqual(['[{"answer":42}]', 'refused']);
   });
 

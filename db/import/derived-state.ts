@@ -2,6 +2,7 @@
 // the rollups equal to it. Every function is set-based and runs inside the caller's transaction.
 import { sql, type SQL } from 'drizzle-orm';
 import { arrayParam, queryRows, type Db } from '../client.js';
+import { bucketOf, GRAINS, utcDay } from './utc-buckets.js';
 
 /**
  * Attribution (METRICS.md) for a set of users, or a whole journey after its conversion event or window changed: a
@@ -213,9 +214,9 @@ export async function refreshEntryState(db: Db, c: BatchChanges): Promise<void> 
       from state where not is_new and (changed or exited_now)
     )
     insert into entry_rollups (journey_id, grain, bucket, last_step_id, entries, first_entries, conversion_events, converted_users, exits)
-    select d.journey_id, g.grain, date_trunc(g.grain, d.entered_at, 'UTC'), d.last_step_id,
+    select d.journey_id, g.grain, ${bucketOf(sql`d.entered_at`)}, d.last_step_id,
       sum(d.entries), sum(d.first_entries), sum(d.conversion_events), sum(d.converted_users), sum(d.exits)
-    from delta d cross join (values ('day'), ('hour')) as g(grain)
+    from delta d ${GRAINS}
     group by 1, 2, 3, 4
     having sum(abs(d.entries)) + sum(abs(d.first_entries)) + sum(abs(d.conversion_events))
       + sum(abs(d.converted_users)) + sum(abs(d.exits)) > 0
@@ -253,9 +254,7 @@ const ALL_FAMILIES: readonly RollupFamily[] = ['entries', 'step_entries', 'messa
  */
 export async function rebuildRollups(db: Db, journeyId: string | null, families: readonly RollupFamily[] = ALL_FAMILIES): Promise<void> {
   const only = (column: SQL) => (journeyId === null ? sql`true` : sql`${column} = ${journeyId}`);
-  const grains = sql`cross join (values ('day'), ('hour')) as g(grain)`;
-  const bucket = sql`date_trunc(g.grain, x.entered_at, 'UTC')`;
-  const day = (column: SQL) => sql`date_trunc('day', ${column}, 'UTC')`;
+  const bucket = bucketOf(sql`x.entered_at`);
   if (families.includes('entries')) {
     await db.execute(sql`delete from entry_rollups where ${only(sql`journey_id`)}`);
     await db.execute(sql`
@@ -263,20 +262,20 @@ export async function rebuildRollups(db: Db, journeyId: string | null, families:
       select x.journey_id, g.grain, ${bucket}, coalesce(x.last_step_id, ''), count(*), count(*) filter (where x.prev_entered_at is null),
         sum(x.conversion_count), count(*) filter (where x.first_conversion),
         count(*) filter (where x.exited_at is not null and x.conversion_count = 0)
-      from entries x ${grains} where ${only(sql`x.journey_id`)}
+      from entries x ${GRAINS} where ${only(sql`x.journey_id`)}
       group by 1, 2, 3, 4`);
   }
   if (families.includes('revisits')) {
     await db.execute(sql`delete from entry_revisit_rollups where ${only(sql`journey_id`)}`);
     await db.execute(sql`
       insert into entry_revisit_rollups (journey_id, entered_day, prev_day, count)
-      select x.journey_id, ${day(sql`x.entered_at`)}, ${day(sql`x.prev_entered_at`)}, count(*)
+      select x.journey_id, ${utcDay(sql`x.entered_at`)}, ${utcDay(sql`x.prev_entered_at`)}, count(*)
       from entries x where x.prev_entered_at is not null and ${only(sql`x.journey_id`)}
       group by 1, 2, 3`);
     await db.execute(sql`delete from step_revisit_rollups where ${only(sql`journey_id`)}`);
     await db.execute(sql`
       insert into step_revisit_rollups (journey_id, entered_day, prev_day, step_id, count)
-      select x.journey_id, ${day(sql`x.entered_at`)}, ${day(sql`x.prev_entered_at`)}, x.step_id, count(*)
+      select x.journey_id, ${utcDay(sql`x.entered_at`)}, ${utcDay(sql`x.prev_entered_at`)}, x.step_id, count(*)
       from step_entries x where x.prev_entered_at is not null and ${only(sql`x.journey_id`)}
       group by 1, 2, 3, 4`);
   }
@@ -285,7 +284,7 @@ export async function rebuildRollups(db: Db, journeyId: string | null, families:
     await db.execute(sql`
       insert into step_entry_rollups (journey_id, grain, bucket, step_id, entries, first_users)
       select x.journey_id, g.grain, ${bucket}, x.step_id, count(*), count(*) filter (where x.prev_entered_at is null)
-      from step_entries x ${grains} where ${only(sql`x.journey_id`)}
+      from step_entries x ${GRAINS} where ${only(sql`x.journey_id`)}
       group by 1, 2, 3, 4`);
   }
   if (families.includes('messages')) {
@@ -293,7 +292,7 @@ export async function rebuildRollups(db: Db, journeyId: string | null, families:
     await db.execute(sql`
       insert into message_rollups (journey_id, grain, bucket, step_id, status, platform, count)
       select x.journey_id, g.grain, ${bucket}, x.step_id, x.status, coalesce(x.platform, ''), count(*)
-      from messages x ${grains} where ${only(sql`x.journey_id`)}
+      from messages x ${GRAINS} where ${only(sql`x.journey_id`)}
       group by 1, 2, 3, 4, 5, 6`);
   }
   if (families.includes('outcomes')) {
@@ -301,7 +300,7 @@ export async function rebuildRollups(db: Db, journeyId: string | null, families:
     await db.execute(sql`
       insert into outcome_rollups (journey_id, grain, bucket, step_id, outcome, count)
       select x.journey_id, g.grain, ${bucket}, x.step_id, x.outcome, count(*)
-      from step_outcomes x ${grains} where ${only(sql`x.journey_id`)}
+      from step_outcomes x ${GRAINS} where ${only(sql`x.journey_id`)}
       group by 1, 2, 3, 4, 5`);
   }
 }

@@ -3,6 +3,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { arrayParam, queryRows, StatementPipeline, type Db } from '../client.js';
 import { recomputeAttribution, refreshEntryState } from './derived-state.js';
+import { bucketOf, GRAINS, utcDay } from './utc-buckets.js';
 import type {
   ConversionEvent,
   JourneyEntryEvent,
@@ -44,7 +45,6 @@ const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 /** One parameter holding every row: PG parses JSON far faster than the driver builds one array literal per column. */
 const rowsParam = (rows: readonly object[]) => sql`${JSON.stringify(rows)}::json`;
-const GRAINS = sql`cross join (values ('day'), ('hour')) as g(grain)`;
 
 /**
  * Writes the batch's rows (their event_ids are claimed in the ledger already) and the state they change. Each
@@ -127,7 +127,7 @@ async function writeRows(tx: Db, w: BatchWrites, userIds: ReadonlyMap<string, nu
       ),
       rollup as (
         insert into entry_rollups (journey_id, grain, bucket, last_step_id, entries, first_entries, conversion_events, converted_users, exits)
-        select m.j, g.grain, date_trunc(g.grain, m.en, 'UTC'), m.step, 0, sum((m.prev is null)::int - (m.old_prev is null)::int), 0, 0, 0
+        select m.j, g.grain, ${bucketOf(sql`m.en`)}, m.step, 0, sum((m.prev is null)::int - (m.old_prev is null)::int), 0, 0, 0
         from moved m ${GRAINS}
         group by 1, 2, 3, 4
         on conflict (journey_id, grain, bucket, last_step_id) do update set first_entries = entry_rollups.first_entries + excluded.first_entries
@@ -275,7 +275,7 @@ function insertStepEntries(rows: StepEntryRow[]): SQL {
       from ordered where not is_new and (new_prev is null) <> (old_prev is null)
     )
     insert into step_entry_rollups (journey_id, grain, bucket, step_id, entries, first_users)
-    select d.j, g.grain, date_trunc(g.grain, d.en, 'UTC'), d.s, sum(d.entries), sum(d.first_users)
+    select d.j, g.grain, ${bucketOf(sql`d.en`)}, d.s, sum(d.entries), sum(d.first_users)
     from delta d ${GRAINS}
     group by 1, 2, 3, 4
     on conflict (journey_id, grain, bucket, step_id) do update set
@@ -291,7 +291,7 @@ function insertStepEntries(rows: StepEntryRow[]): SQL {
 function revisitCells(rows: SQL, byStep = true): SQL {
   const step = byStep ? sql`, s` : sql``;
   return sql`
-    select j, date_trunc('day', en, 'UTC'), date_trunc('day', prev, 'UTC')${step}, sum(n)::int
+    select j, ${utcDay(sql`en`)}, ${utcDay(sql`prev`)}${step}, sum(n)::int
     from (
       select j, en, s, new_prev as prev, 1 as n from (${rows}) r(j, en, s, old_prev, new_prev, is_new)
       where new_prev is not null and (is_new or old_prev is distinct from new_prev)

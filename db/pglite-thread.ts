@@ -6,8 +6,8 @@ import { Worker } from 'node:worker_threads';
 import type { PGliteOptions, QueryOptions, Results, Transaction } from '@electric-sql/pglite';
 
 type Request =
-  | { op: 'query'; sql: string; params: unknown[] | undefined; options: WireOptions | undefined; tx?: number }
-  | { op: 'exec'; sql: string; options: WireOptions | undefined; tx?: number }
+  | { op: 'query'; sql: string; params: unknown[] | undefined; options: WireOptions | undefined; tx: number | undefined }
+  | { op: 'exec'; sql: string; options: WireOptions | undefined; tx: number | undefined }
   | { op: 'begin' }
   | { op: 'rollback'; tx: number }
   | { op: 'end'; tx: number; commit: boolean }
@@ -37,7 +37,7 @@ export function wireOptions(options: QueryOptions | undefined): WireOptions | un
 }
 
 /** A failure in the worker, with Postgres' fields (code, detail, constraint, …) as PGlite gave them. */
-export function errorFromData(data: Record<string, unknown>): Error {
+function errorFromData(data: Record<string, unknown>): Error {
   const err = new Error(String(data.message ?? 'the embedded database failed'));
   Object.assign(err, data);
   return err;
@@ -81,11 +81,11 @@ export class PgliteThread {
   }
 
   query<T>(sql: string, params?: unknown[], options?: QueryOptions): Promise<Results<T>> {
-    return this.request({ op: 'query', sql, params, options: wireOptions(options) }) as Promise<Results<T>>;
+    return this.queryIn<T>(undefined, sql, params, options);
   }
 
   exec(sql: string, options?: QueryOptions): Promise<Results[]> {
-    return this.request({ op: 'exec', sql, options: wireOptions(options) }) as Promise<Results[]>;
+    return this.execIn(undefined, sql, options);
   }
 
   /**
@@ -101,11 +101,11 @@ export class PgliteThread {
     const tx: Transaction = {
       query: async <R>(sql: string, params?: unknown[], options?: QueryOptions) => {
         open();
-        return (await this.request({ op: 'query', sql, params, options: wireOptions(options), tx: id })) as Results<R>;
+        return this.queryIn<R>(id, sql, params, options);
       },
       exec: async (sql: string, options?: QueryOptions) => {
         open();
-        return (await this.request({ op: 'exec', sql, options: wireOptions(options), tx: id })) as Results[];
+        return this.execIn(id, sql, options);
       },
       rollback: async () => {
         open();
@@ -143,6 +143,15 @@ export class PgliteThread {
       }
     })();
     return this.closing;
+  }
+
+  /** A query in transaction `tx`, or outside any when undefined. */
+  private queryIn<T>(tx: number | undefined, sql: string, params?: unknown[], options?: QueryOptions): Promise<Results<T>> {
+    return this.request({ op: 'query', sql, params, options: wireOptions(options), tx }) as Promise<Results<T>>;
+  }
+
+  private execIn(tx: number | undefined, sql: string, options?: QueryOptions): Promise<Results[]> {
+    return this.request({ op: 'exec', sql, options: wireOptions(options), tx }) as Promise<Results[]>;
   }
 
   private request(req: Request): Promise<unknown> {

@@ -81,6 +81,8 @@ async function openPglite(dir: string | undefined, notice: (msg: string) => void
   let lock: DirLock | undefined;
   if (dir !== undefined) {
     const abs = path.resolve(dir);
+    // The lock file lies beside the folder: in a fresh checkout neither exists yet (./.data/pglite).
+    mkdirSync(path.dirname(abs), { recursive: true });
     lock = acquireDirLock(abs, notice);
     try {
       moveAsideHalfInitialised(abs, notice);
@@ -130,7 +132,6 @@ async function initialiseAtomically(dir: string): Promise<void> {
   if (existsSync(dir) && readdirSync(dir).length > 0) return;
   const building = `${dir}.initialising`;
   rmSync(building, { recursive: true, force: true });
-  mkdirSync(path.dirname(dir), { recursive: true });
   const client = await PgliteThread.open(building);
   await client.close();
   rmSync(dir, { recursive: true, force: true });

@@ -224,6 +224,16 @@ describe.skipIf(testDatabaseUrl)('one embedded database, one process', () => {
     }
   }, 180_000);
 
+  it('a first start in a fresh checkout, where not even the folder around the database exists yet, creates it', async () => {
+    // As `npm start` finds ./.data/pglite in a fresh clone: the lock file beside the folder needs its parent too.
+    const dir = path.join(work, 'fresh-checkout', '.data', 'pglite');
+    const first = runNode('src/cli.ts', ['journeys'], { PGLITE_DIR: dir });
+    expect((await first.exited).code, first.stderr()).toBe(0);
+    expect(first.stdout()).toContain('No journeys yet');
+    expect(existsSync(path.join(dir, 'PG_VERSION'))).toBe(true);
+    expect(existsSync(`${dir}.lock`)).toBe(false);
+  }, 120_000);
+
   it('a first start SIGKILLed while it builds the folder leaves no half folder: the next start succeeds', async () => {
     const dir = path.join(work, 'first-start');
     const first = runNode('src/cli.ts', ['journeys'], { PGLITE_DIR: dir });

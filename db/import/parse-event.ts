@@ -271,8 +271,43 @@ export function parseEventLine(line: string): ParseResult {
     return { ok: false, reason: `unknown type ${JSON.stringify(type).slice(0, 60)} (expected one of ${Object.keys(schemasByType).join(', ')})` };
   }
   const fast = type === 'journey' ? null : fastEvent(raw as Record<string, unknown>, type);
-  if (fast) return { ok: true, event: fast };
-  return parseWithSchemas(raw, type as keyof typeof schemasByType);
+  const result: ParseResult = fast ? { ok: true, event: fast } : parseWithSchemas(raw, type as keyof typeof schemasByType);
+  // JSON can spell, only as a \u escape, two things that are not text a database column holds: U+0000, and half of
+  // a surrogate pair. Stored, the first failed the whole batch (Postgres refuses it) and the second would have been
+  // replaced by U+FFFD on its way there, merging ids that differ. Lines without a \u escape have neither.
+  if (result.ok && line.includes('\\u')) {
+    const problem = unstorableText(result.event, '');
+    if (problem) return { ok: false, reason: problem };
+  }
+  return result;
+}
+
+/** In a `u` pattern a surrogate pair is one character, so \p{Cs} matches only a half standing alone. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** The first string value of an event (by its field path) that no database text can hold, and why; or null. */
+function unstorableText(value: unknown, field: string): string | null {
+  if (typeof value === 'string') {
+    if (value.includes('\u0000')) return `field "${field}" contains the character U+0000 (NUL), which cannot be stored as text: remove it`;
+    if (LONE_SURROGATE.test(value)) {
+      return `field "${field}" contains half of a surrogate pair (a \\uD800–\\uDFFF escape without its other half), which is not text: write the character itself or both halves`;
+    }
+    return null;
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const problem = unstorableText(value[i], `${field}[${i}]`);
+      if (problem) return problem;
+    }
+    return null;
+  }
+  if (typeof value === 'object' && value !== null && !(value instanceof Date)) {
+    for (const [key, v] of Object.entries(value)) {
+      const problem = unstorableText(v, field ? `${field}.${key}` : key);
+      if (problem) return problem;
+    }
+  }
+  return null;
 }
 
 /** The schemas' verdict on a parsed JSON object of a known type (exported so tests can hold the fast path to it). */

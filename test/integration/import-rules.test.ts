@@ -893,6 +893,26 @@ describe('rejected lines', () => {
     ]);
     expect(await overview()).toMatchObject({ total_entries: 2, entry_users: 2 });
   });
+  it('a line whose text no database column holds (U+0000, half a surrogate pair) is rejected, not failing the batch', async () => {
+    const summary = await run([
+      journeyDef(),
+      entry('en-1', 'u-1', '2026-11-01T09:00:00Z'),
+      JSON.stringify(entry('en-2', 'u-\u0000', '2026-11-01T09:00:00Z')),
+      JSON.stringify(entry('en-3', 'u-\ud800', '2026-11-01T09:00:00Z')),
+      JSON.stringify(entry('en-4', 'u-\udfff', '2026-11-01T09:00:00Z')),
+      JSON.stringify(conversion('cv-\u0000', 'u-1', '2026-11-01T10:00:00Z')),
+      entry('en-5', 'u-😀', '2026-11-01T09:00:00Z'),
+    ]);
+    expect(summary).toMatchObject({ status: 'completed', accepted: 3, rejected: 4 });
+    expect(byLine(summary.rejections)).toEqual([
+      { line: 3, reason: expect.stringMatching(/"external_id".*U\+0000/) },
+      { line: 4, reason: expect.stringMatching(/"external_id".*surrogate/) },
+      { line: 5, reason: expect.stringMatching(/"external_id".*surrogate/) },
+      { line: 6, reason: expect.stringMatching(/"event_id".*U\+0000/) },
+    ]);
+    // two users, not one: u-\ud800 and u-\udfff were not both stored as u-\ufffd
+    expect(await overview()).toMatchObject({ total_entries: 2, entry_users: 2 });
+  });
 });
 
 describe('attribution window', () => {

@@ -165,7 +165,7 @@ describe('identifier lengths', () => {
     { type: 'conversion', field: 'event_id' },
     { type: 'journey_entry', field: 'external_id' },
     { type: 'conversion', field: 'external_id' },
-  ])('$type.$field: 1 and 200 characters are accepted, 0 and 201 are not', ({ type, field }) => {
+  ])('$type $field: 1 and 200 characters are accepted, 0 and 201 are not', ({ type, field }) => {
     const line = examples[type]!;
     expect(accepted({ ...line, [field]: 'x' })).toMatchObject({ [field]: 'x' });
     expect(accepted({ ...line, [field]: 'x'.repeat(200) })).toMatchObject({ [field]: 'x'.repeat(200) });
@@ -175,6 +175,40 @@ describe('identifier lengths', () => {
 
   it('external_id is case-sensitive and kept as written', () => {
     expect(accepted({ ...conversion, external_id: 'User-ABC' })).toMatchObject({ external_id: 'User-ABC' });
+  });
+});
+
+describe('text a database cannot hold', () => {
+  // JSON.stringify writes U+0000 and a lone surrogate as \u escapes, as a producer of such lines would.
+  it.each([
+    { type: 'journey_entry', field: 'entry_id' },
+    { type: 'journey_entry', field: 'external_id' },
+    { type: 'step_entry', field: 'event_id' },
+    { type: 'message', field: 'step_id' },
+    { type: 'journey_exit', field: 'reason' },
+    { type: 'conversion', field: 'event' },
+  ])('$type $field with U+0000 is rejected, naming the field and the character', ({ type, field }) => {
+    expect(rejection({ ...examples[type]!, [field]: 'a\u0000b' })).toBe(
+      `field "${field}" contains the character U+0000 (NUL), which cannot be stored as text: remove it`,
+    );
+  });
+
+  it.each(['\ud800', 'x\udfff', '\udc00\ud800'])('half of a surrogate pair (%j) is rejected, naming the field', (value) => {
+    expect(rejection({ ...journeyEntry, external_id: value })).toMatch(/^field "external_id" contains half of a surrogate pair/);
+  });
+
+  it('is found inside a journey definition too, with the path to it', () => {
+    const steps = journey.steps as Json[];
+    const broken = { ...journey, steps: [steps[0], { ...steps[1], name: 'Wait\u0000' }, ...steps.slice(2)] };
+    expect(rejection(broken)).toMatch(/^field "steps\[1\]\.name" contains the character U\+0000/);
+  });
+
+  it('whole surrogate pairs and other escapes are text like any other', () => {
+    expect(accepted('{"type":"conversion","event_id":"\\ud83d\\ude00","external_id":"caf\\u00e9","event":"p\\u0001","at":"2026-11-01T09:00:00Z"}')).toMatchObject({
+      event_id: '😀',
+      external_id: 'café',
+      event: 'p\u0001',
+    });
   });
 });
 

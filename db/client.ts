@@ -1,5 +1,7 @@
 // Opens the database (a Postgres server, or embedded PGlite in a folder or in memory) and migrates it.
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { sql, type SQL } from 'drizzle-orm';
@@ -7,10 +9,11 @@ import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import pg from 'pg';
+import { from as copyFromStdin } from 'pg-copy-streams';
 import type { PGlite } from '@electric-sql/pglite';
 import * as schema from './schema.js';
 import { acquireDirLock, type DirLock } from './dir-lock.js';
-import { PgliteThread } from './pglite-thread.js';
+import { PgliteThread, type ThreadTransaction } from './pglite-thread.js';
 
 /** One type for both drivers (and for transactions), so every query runs on Postgres and PGlite alike. */
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -171,6 +174,48 @@ export function toCount(value: unknown): number {
   const n = typeof value === 'number' ? value : Number(value);
   if (!Number.isFinite(n)) throw new TypeError(`not a count: ${String(value)}`);
   return n;
+}
+
+const COPY_SPECIAL = /[\\\n\r\t]/;
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * Rows in COPY's text format: fields apart by tabs, a row a line, null as \N, and in text the four characters that
+ * would end a field or a row, or start an escape (backslash, newline, carriage return, tab), escaped. The text must be
+ * storable (no U+0000, no lone surrogate half: the import rejects such lines).
+ */
+export function copyText(rows: ReadonlyArray<ReadonlyArray<string | number | null>>): string {
+  let out = '';
+  for (const row of rows) {
+    for (let i = 0; i < row.length; i++) {
+      const v = row[i] ?? null;
+      if (i > 0) out += '\t';
+      if (v === null) out += '\\N';
+      else if (typeof v === 'number') out += String(v);
+      else out += COPY_SPECIAL.test(v) ? v.replace(/[\\\n\r\t]/g, (c) => COPY_ESCAPES[c]!) : v;
+    }
+    out += '\n';
+  }
+  return out;
+}
+
+/**
+ * COPY `text` (copyText's format) into `table (columns)`, inside the transaction `tx`, on its own connection: a
+ * node-postgres client's COPY FROM STDIN, or the PGlite thread's COPY FROM '/dev/blob'. Reading rows this way costs the
+ * server a fraction of reading them from JSON.
+ */
+export async function copyInto(tx: Db, table: string, columns: readonly string[], text: string): Promise<void> {
+  if (text === '') return;
+  // drizzle keeps a transaction's connection on its session; Db, shared by both drivers and by transactions, leaves it out.
+  const client = (tx as { session?: { client?: unknown } }).session?.client;
+  const target = `${table} (${columns.join(', ')})`;
+  if (client instanceof pg.Client) {
+    await pipeline(Readable.from([text]), client.query(copyFromStdin(`copy ${target} from stdin`)));
+  } else if (typeof (client as Partial<ThreadTransaction> | undefined)?.copyFrom === 'function') {
+    await (client as ThreadTransaction).copyFrom(`copy ${target} from '/dev/blob'`, text);
+  } else {
+    throw new Error('copyInto runs in a transaction (of either database)');
+  }
 }
 
 /** Passes a JS array as one SQL parameter (drizzle would otherwise expand it into a list). */

@@ -1,5 +1,5 @@
 // The embedded database (PGlite) on a worker thread of its own (db/pglite-worker.mjs), behind the part of PGlite's
-// interface that drizzle calls (query and transaction; exec too). The WebAssembly server then runs beside the app's event
+// interface that drizzle calls (query and transaction; exec too), and a transaction's COPY from text (db/client.ts copyInto). The WebAssembly server then runs beside the app's event
 // loop instead of stalling it (a Slack acknowledgement is due within 3 s), and the app prepares its next statement
 // while the database runs the one before.
 import { Worker } from 'node:worker_threads';
@@ -8,6 +8,7 @@ import type { PGliteOptions, QueryOptions, Results, Transaction } from '@electri
 type Request =
   | { op: 'query'; sql: string; params: unknown[] | undefined; options: WireOptions | undefined; tx: number | undefined }
   | { op: 'exec'; sql: string; options: WireOptions | undefined; tx: number | undefined }
+  | { op: 'copy'; sql: string; text: string; tx: number }
   | { op: 'begin' }
   | { op: 'rollback'; tx: number }
   | { op: 'end'; tx: number; commit: boolean }
@@ -41,6 +42,11 @@ function errorFromData(data: Record<string, unknown>): Error {
   const err = new Error(String(data.message ?? 'the embedded database failed'));
   Object.assign(err, data);
   return err;
+}
+
+/** A transaction on the thread: PGlite's, and COPY … FROM '/dev/blob' with the data as text (a Blob stays behind). */
+export interface ThreadTransaction extends Transaction {
+  copyFrom(sql: string, text: string): Promise<void>;
 }
 
 export class PgliteThread {
@@ -92,13 +98,13 @@ export class PgliteThread {
    * Runs `callback` in a transaction, as PGlite's own does: committed when it returns, rolled back when it throws
    * (its error is the one reported) or when it called rollback(). Other queries wait for the end, as in PGlite.
    */
-  async transaction<T>(callback: (tx: Transaction) => Promise<T>): Promise<T> {
+  async transaction<T>(callback: (tx: ThreadTransaction) => Promise<T>): Promise<T> {
     const id = (await this.request({ op: 'begin' })) as number;
     let closed = false;
     const open = () => {
       if (closed) throw new Error('Transaction is closed');
     };
-    const tx: Transaction = {
+    const tx: ThreadTransaction = {
       query: async <R>(sql: string, params?: unknown[], options?: QueryOptions) => {
         open();
         return this.queryIn<R>(id, sql, params, options);
@@ -106,6 +112,10 @@ export class PgliteThread {
       exec: async (sql: string, options?: QueryOptions) => {
         open();
         return this.execIn(id, sql, options);
+      },
+      copyFrom: async (sql: string, text: string) => {
+        open();
+        await this.request({ op: 'copy', sql, text, tx: id });
       },
       rollback: async () => {
         open();

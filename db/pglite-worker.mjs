@@ -1,5 +1,6 @@
 // The embedded database (PGlite) on a thread of its own, serving db/pglite-thread.ts: queries, transactions, close.
 // Plain JavaScript so that every runner (tsx, vitest, a compiled build) starts it without a TypeScript loader.
+import { Blob } from 'node:buffer';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 
@@ -87,6 +88,10 @@ async function handle(msg) {
         return reply(id, await target(msg.tx).query(msg.sql, msg.params, queryOptions(msg.options)));
       case 'exec':
         return reply(id, await target(msg.tx).exec(msg.sql, queryOptions(msg.options)));
+      case 'copy':
+        // COPY … FROM '/dev/blob' reads PGlite's blob option; the text crossed the thread as a string.
+        await target(msg.tx).query(msg.sql, [], { blob: new Blob([msg.text]) });
+        return reply(id, null);
       case 'begin':
         return begin(id);
       case 'rollback':

@@ -1,9 +1,9 @@
 // Writes one resolved import batch: the raw rows, the derived state they change and the rollups, in a few
 // set-based statements (rows travel as one JSON parameter per table) inside the batch's transaction.
 import { sql, type SQL } from 'drizzle-orm';
-import { arrayParam, queryRows, StatementPipeline, type Db } from '../client.js';
+import { arrayParam, copyInto, copyText, queryRows, StatementPipeline, type Db } from '../client.js';
 import { recomputeAttribution, refreshEntryState } from './derived-state.js';
-import { bucketOf, GRAINS, utcDay } from './utc-buckets.js';
+import { bucketOf, fromEpochMs, GRAINS, utcDay } from './utc-buckets.js';
 import type {
   ConversionEvent,
   JourneyEntryEvent,
@@ -45,6 +45,36 @@ const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 /** One parameter holding every row: PG parses JSON far faster than the driver builds one array literal per column. */
 const rowsParam = (rows: readonly object[]) => sql`${JSON.stringify(rows)}::json`;
+
+/**
+ * The two largest kinds of a batch's rows reach the database by COPY into a temporary table of the connection (made
+ * on first use, emptied at every commit), not as JSON: the server reads them in about half the time (2026-11-30:
+ * 116,000 step entries in 0.31 s against 0.61 s on PGlite, 0.19 against 0.33 s on Postgres). Times are epoch
+ * milliseconds, as in every other statement of the batch.
+ */
+interface Stage {
+  table: string;
+  columns: ReadonlyArray<readonly [name: string, type: string]>;
+}
+
+const STEP_ENTRY_STAGE: Stage = {
+  table: 'import_stage_step_entries',
+  columns: [['ev', 'text'], ['j', 'text'], ['e', 'text'], ['s', 'text'], ['u', 'int'], ['en', 'bigint'], ['at', 'bigint']],
+};
+
+const MESSAGE_STAGE: Stage = {
+  table: 'import_stage_messages',
+  columns: [
+    ['ev', 'text'], ['j', 'text'], ['e', 'text'], ['s', 'text'], ['u', 'int'], ['en', 'bigint'], ['st', 'text'], ['p', 'text'], ['re', 'text'], ['at', 'bigint'],
+  ],
+};
+
+/** Fills a stage with `text` (copyText of rows in its columns' order), making the table first if this connection has none yet. */
+async function stage(tx: Db, into: Stage, text: string): Promise<void> {
+  const columns = into.columns.map(([name, type]) => `${name} ${type}`).join(', ');
+  await tx.execute(sql.raw(`create temporary table if not exists ${into.table} (${columns}) on commit delete rows`));
+  await copyInto(tx, into.table, into.columns.map(([name]) => name), text);
+}
 
 /**
  * Writes the batch's rows (their event_ids are claimed in the ledger already) and the state they change. Each
@@ -89,13 +119,13 @@ async function writeRows(tx: Db, w: BatchWrites, userIds: ReadonlyMap<string, nu
   const queue = (statement: SQL) => pipe.add(() => tx.execute(statement));
 
   if (w.entries.length > 0) {
-    const rows = w.entries.map((e) => ({ j: e.journey_id, e: e.entry_id, u: userIds.get(e.external_id)!, ev: e.event_id, at: e.at.toISOString() }));
+    const rows = w.entries.map((e) => ({ j: e.journey_id, e: e.entry_id, u: userIds.get(e.external_id)!, ev: e.event_id, at: e.at.getTime() }));
     // prev_entered_at (the same user's previous entry in the journey) is set on insert, from the user's stored
     // entries and the batch's; a stored entry that a late one slots in before gets its own corrected, and its
     // first_entries contribution moves with it.
     await queue(sql`
       with nr as (
-        select * from json_to_recordset(${rowsParam(rows)}) as t(j text, e text, u int, ev text, at timestamptz)
+        select j, e, u, ev, ${fromEpochMs(sql`at`)} as at from json_to_recordset(${rowsParam(rows)}) as t(j text, e text, u int, ev text, at bigint)
       ),
       everything as (
         select x.ctid as row_id, x.journey_id as j, x.entry_id as e, x.entered_at as en, x.user_id as u,
@@ -143,42 +173,35 @@ async function writeRows(tx: Db, w: BatchWrites, userIds: ReadonlyMap<string, nu
       e: x.entry_id,
       ev: x.event_id,
       r: x.reason ?? null,
-      at: x.at.toISOString(),
+      at: x.at.getTime(),
     }));
     await queue(sql`
-      update entries e set exited_at = t.at, exit_event_id = t.ev, exit_reason = t.r
-      from json_to_recordset(${rowsParam(rows)}) as t(u int, j text, e text, ev text, r text, at timestamptz)
+      update entries e set exited_at = ${fromEpochMs(sql`t.at`)}, exit_event_id = t.ev, exit_reason = t.r
+      from json_to_recordset(${rowsParam(rows)}) as t(u int, j text, e text, ev text, r text, at bigint)
       where e.user_id = t.u and e.journey_id = t.j and e.entry_id = t.e and e.exited_at is null`);
   }
   if (w.stepEntries.length > 0) {
-    const rows = w.stepEntries.map(({ event: s, entry }) => ({
-      ev: s.event_id,
-      j: s.journey_id,
-      e: s.entry_id,
-      s: s.step_id,
-      u: userOf(entry),
-      en: iso(entry.enteredAtMs),
-      at: s.at.toISOString(),
-    }));
-    await queue(insertStepEntries(rows));
+    const text = copyText(w.stepEntries.map(({ event: s, entry }) => [s.event_id, s.journey_id, s.entry_id, s.step_id, userOf(entry), entry.enteredAtMs, s.at.getTime()]));
+    await pipe.add(() => stage(tx, STEP_ENTRY_STAGE, text));
+    await queue(insertStepEntries());
   }
   if (w.messages.length > 0) {
-    const rows = w.messages.map(({ event: m, entry }) => [
+    const text = copyText(w.messages.map(({ event: m, entry }) => [
       m.event_id,
       m.journey_id,
       m.entry_id,
       m.step_id,
       userOf(entry),
-      iso(entry.enteredAtMs),
+      entry.enteredAtMs,
       m.status,
       m.platform,
       m.reason ?? null,
-      m.at.toISOString(),
-    ]);
+      m.at.getTime(),
+    ]));
+    await pipe.add(() => stage(tx, MESSAGE_STAGE, text));
     await queue(sql`
       insert into messages (event_id, journey_id, entry_id, step_id, user_id, entered_at, status, platform, reason, at)
-      select r->>0, r->>1, r->>2, r->>3, (r->>4)::int, (r->>5)::timestamptz, r->>6, r->>7, r->>8, (r->>9)::timestamptz
-      from jsonb_array_elements(${rowsParam(rows)}::jsonb) as r`);
+      select ev, j, e, s, u, ${fromEpochMs(sql`en`)}, st, p, re, ${fromEpochMs(sql`at`)} from ${sql.raw(MESSAGE_STAGE.table)}`);
     await queue(
       addToRollup(
         'message_rollups',
@@ -194,14 +217,16 @@ async function writeRows(tx: Db, w: BatchWrites, userIds: ReadonlyMap<string, nu
       o.entry_id,
       o.step_id,
       userOf(entry),
-      iso(entry.enteredAtMs),
+      entry.enteredAtMs,
       o.outcome,
-      o.at.toISOString(),
+      o.at.getTime(),
     ]);
     await queue(sql`
       insert into step_outcomes (event_id, journey_id, entry_id, step_id, user_id, entered_at, outcome, at)
-      select r->>0, r->>1, r->>2, r->>3, (r->>4)::int, (r->>5)::timestamptz, r->>6, (r->>7)::timestamptz
-      from jsonb_array_elements(${rowsParam(rows)}::jsonb) as r`);
+      select ev, j, e, s, u, ${fromEpochMs(sql`en`)}, oc, ${fromEpochMs(sql`at`)}
+      from (select r->>0 as ev, r->>1 as j, r->>2 as e, r->>3 as s, (r->>4)::int as u, (r->>5)::bigint as en, r->>6 as oc,
+                   (r->>7)::bigint as at
+            from jsonb_array_elements(${rowsParam(rows)}::jsonb) as r offset 0) t`);
     await queue(
       addToRollup(
         'outcome_rollups',
@@ -211,31 +236,21 @@ async function writeRows(tx: Db, w: BatchWrites, userIds: ReadonlyMap<string, nu
     );
   }
   if (w.conversions.length > 0) {
-    const rows = w.conversions.map((c) => ({ ev: c.event_id, u: userIds.get(c.external_id)!, n: c.event, at: c.at.toISOString() }));
+    const rows = w.conversions.map((c) => ({ ev: c.event_id, u: userIds.get(c.external_id)!, n: c.event, at: c.at.getTime() }));
     await queue(sql`
       insert into conversions (event_id, user_id, event, at)
-      select ev, u, n, at from json_to_recordset(${rowsParam(rows)}) as t(ev text, u int, n text, at timestamptz)`);
+      select ev, u, n, ${fromEpochMs(sql`at`)} from json_to_recordset(${rowsParam(rows)}) as t(ev text, u int, n text, at bigint)`);
   }
-}
-
-interface StepEntryRow {
-  ev: string;
-  j: string;
-  e: string;
-  s: string;
-  u: number;
-  en: string;
-  at: string;
 }
 
 /**
  * Inserts step entries with their prev_entered_at (the same user's previous step entry at the step), corrects the
  * stored ones a late arrival slots in before, and moves the step_entry_rollups by exactly what changed.
  */
-function insertStepEntries(rows: StepEntryRow[]): SQL {
+function insertStepEntries(): SQL {
   return sql`
     with nr as (
-      select * from json_to_recordset(${rowsParam(rows)}) as t(ev text, j text, e text, s text, u int, en timestamptz, at timestamptz)
+      select ev, j, e, s, u, ${fromEpochMs(sql`en`)} as en, ${fromEpochMs(sql`at`)} as at from ${sql.raw(STEP_ENTRY_STAGE.table)}
     ),
     -- One probe per user and journey (a batch often brings several steps of one entry); the window below only
     -- changes rows of the steps the batch brings.

@@ -915,6 +915,50 @@ describe('rejected lines', () => {
   });
 });
 
+describe('text is stored exactly as written', () => {
+  it('ids, steps and reasons with tabs, line breaks, backslashes and "\\N" reach every table unchanged', async () => {
+    // Step entries and messages reach the database by COPY (text format), the rest as JSON: both must keep every character.
+    const odd = ['tab\there', 'line\nbreak', 'cr\rlf\r\n', 'back\\slash', '\\N', '\\\\N', '\\t not a tab', 'quote" and \'', 'comma, semicolon;', 'ü ✓ 😀', ' edge spaces '];
+    const steps = odd.map((id, i) => ({ step_id: `s${i}:${id}`, name: `step ${i}`, kind: 'push' as const, next: [] }));
+    const lines: ContractLine[] = [journeyDef({ steps })];
+    odd.forEach((text, i) => {
+      const entryId = `e${i}:${text}`;
+      lines.push(
+        { ...entry(entryId, `u${i}:${text}`, '2026-11-01T09:00:00.123Z'), event_id: `en${i}:${text}` },
+        { ...stepEntry(entryId, steps[i]!.step_id, '2026-11-01T09:00:01.456Z'), event_id: `se${i}:${text}` },
+        { ...message(`m${i}:${text}`, entryId, steps[i]!.step_id, 'failed', '2026-11-01T09:00:02.789Z', text), reason: text },
+        { ...exit(entryId, '2026-11-02T09:00:00Z', `ex${i}:${text}`), reason: text },
+      );
+    });
+    const summary = await run(lines);
+    expect(summary).toMatchObject({ accepted: 1 + odd.length * 4, rejected: 0 });
+    const stored = await queryRows<{ entry_id: string; external_id: string; step_id: string; se_event: string; m_event: string; reason: string; platform: string; exit_reason: string; at: string }>(
+      db,
+      sql`select e.entry_id, u.external_id, s.step_id, s.event_id as se_event, m.event_id as m_event, m.reason, m.platform,
+                 e.exit_reason, to_char(s.at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as at
+          from entries e join users u on u.id = e.user_id
+          join step_entries s on s.entry_id = e.entry_id join messages m on m.entry_id = e.entry_id
+          order by e.entry_id collate "C"`,
+    );
+    expect(stored).toEqual(
+      [...odd.entries()]
+        .map(([i, text]) => ({
+          entry_id: `e${i}:${text}`,
+          external_id: `u${i}:${text}`,
+          step_id: `s${i}:${text}`,
+          se_event: `se${i}:${text}`,
+          m_event: `m${i}:${text}`,
+          reason: text,
+          // a platform other than android, ios and web counts as other (EVENTS.md)
+          platform: 'other',
+          exit_reason: text,
+          at: '2026-11-01T09:00:01.456Z',
+        }))
+        .sort((a, b) => (Buffer.from(a.entry_id) < Buffer.from(b.entry_id) ? -1 : 1)),
+    );
+  });
+});
+
 describe('attribution window', () => {
   it.each([1e12, Number.MAX_VALUE])('a window of %d hours counts every later conversion, also for the naive SQL', async (hours) => {
     const summary = await run([

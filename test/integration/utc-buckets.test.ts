@@ -1,9 +1,10 @@
-// The rollups' UTC buckets (db/import/utc-buckets.ts) are date_trunc(grain, t, 'UTC') by arithmetic: the same
-// instants at the edges of the accepted years, around midnights and hours, and whatever the session's time zone.
+// The import's time arithmetic (db/import/utc-buckets.ts): times sent as epoch milliseconds are the instants their ISO
+// text names, and the rollups' UTC buckets are date_trunc(grain, t, 'UTC'), at the edges of the accepted years, around
+// midnights and hours, and whatever the session's time zone.
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { arrayParam, queryRows, toCount } from '../../db/client.js';
-import { bucketOf, GRAINS, utcDay } from '../../db/import/utc-buckets.js';
+import { bucketOf, fromEpochMs, GRAINS, utcDay } from '../../db/import/utc-buckets.js';
 import { openTestDb, type TestDb } from '../support/test-db.js';
 
 let t: TestDb;
@@ -48,5 +49,32 @@ describe('UTC buckets', () => {
     expect(toCount(row!.buckets_differ)).toBe(0);
     expect(toCount(row!.days_differ)).toBe(0);
     expect(row!.first_hour_is_origin).toBe(true);
+  });
+});
+
+describe('times sent as epoch milliseconds', () => {
+  // Every millisecond of the edges' neighbourhoods, and steps across the years with every remainder of 1,000 ms.
+  const instants = [
+    ...EDGES.flatMap((iso) => [-1001, -1000, -999, -1, 0, 1, 999, 1000, 1001].map((d) => Date.parse(iso) + d)),
+    ...Array.from({ length: 4000 }, (_, i) => Date.parse('0001-01-01T00:00:00.000Z') + i * 79_190_008_337_123 / 1000 + (i % 1000)),
+  ]
+    .map((ms) => Math.trunc(ms))
+    .filter((ms) => ms >= Date.parse('0001-01-01T00:00:00.000Z') && ms <= Date.parse('9999-12-31T23:59:59.999Z'));
+
+  it.each(['UTC', 'Asia/Kolkata', 'America/St_Johns'])('are the instants their ISO text names, the session in %s', async (zone) => {
+    const [row] = await t.db.transaction(async (tx) => {
+      await tx.execute(sql`select set_config('TimeZone', ${zone}, true)`);
+      return queryRows<Record<string, unknown>>(
+        tx,
+        sql`select count(*) as n, count(*) filter (where ${fromEpochMs(sql`t.ms`)} is distinct from t.iso::timestamptz) as differ,
+              min(t.ms) as first_ms, max(t.ms) as last_ms
+            from unnest(${arrayParam(instants)}::bigint[], ${arrayParam(instants.map((ms) => new Date(ms).toISOString()))}::text[]) as t(ms, iso)`,
+      );
+    });
+    expect(toCount(row!.n)).toBe(instants.length);
+    expect(toCount(row!.differ)).toBe(0);
+    // the whole accepted range is covered, negative times (before 1970) included
+    expect(toCount(row!.first_ms)).toBe(Date.parse('0001-01-01T00:00:00.000Z'));
+    expect(toCount(row!.last_ms)).toBe(Date.parse('9999-12-31T23:59:59.999Z'));
   });
 });

@@ -23,8 +23,8 @@ export class DatabaseLockedError extends Error {
         ? `The embedded database ${dir} is in use by process ${holderPid} (this one), which has it open already: ` +
             'close it before opening it again.'
         : `The embedded database ${dir} is in use by process ${holderPid} (${holderCommand}). ` +
-            'PGlite allows one process at a time: stop that process first, or send the file to the running app ' +
-            '(POST /ingest), or point DATABASE_URL at a Postgres server.',
+            'PGlite allows one process at a time: wait for that process to finish or stop it, or point DATABASE_URL ' +
+            'at a Postgres server, which many processes share.',
     );
     this.name = 'DatabaseLockedError';
   }

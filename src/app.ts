@@ -9,6 +9,7 @@ import type { Config } from './config.js';
 import { chartSettingsFrom, startDigestScheduler } from './digest-scheduler.js';
 import { createInFlight, type InFlight } from './in-flight.js';
 import { boltLogger, type Logger } from './logger.js';
+import { listen } from './listen.js';
 import { ingestSettings, opsRoutes } from './ops-routes.js';
 import { installSlackGuard } from './slack-guard.js';
 
@@ -134,13 +135,6 @@ function withDigestScheduler(running: RunningApp, options: SlackAppOptions, inFl
 function portOf(server: Server): number {
   const address = server.address();
   return typeof address === 'object' && address ? address.port : 0;
-}
-
-function listen(handler: express.Express, port: number, host: string): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const server = handler.listen(port, host, () => resolve(server));
-    server.once('error', reject);
-  });
 }
 
 function close(server: Server): Promise<void> {

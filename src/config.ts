@@ -82,15 +82,19 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** Parses the environment; throws ConfigError naming every variable that is wrong and how. */
-export function loadConfig(env: Record<string, string | undefined>): Config {
+/**
+ * Parses the environment; throws ConfigError naming every variable that is wrong and how. `app`: the settings are for
+ * the running app (npm start), which receives Slack's requests and so needs the variables that go with the bot token;
+ * the CLI only posts (digest run-due needs the bot token alone) and leaves them out.
+ */
+export function loadConfig(env: Record<string, string | undefined>, options: { app?: boolean } = {}): Config {
   const parsed = envSchema.safeParse(env);
   if (parsed.success) {
     const config = parsed.data;
-    if (config.SLACK_BOT_TOKEN && !config.SLACK_SIGNING_SECRET && !config.SLACK_APP_TOKEN) {
+    if (options.app && config.SLACK_BOT_TOKEN && !config.SLACK_SIGNING_SECRET && !config.SLACK_APP_TOKEN) {
       throw new ConfigError('SLACK_SIGNING_SECRET is missing: it is needed with SLACK_BOT_TOKEN in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode).');
     }
-    if ((config.SLACK_SIGNING_SECRET || config.SLACK_APP_TOKEN) && !config.SLACK_BOT_TOKEN) {
+    if (options.app && (config.SLACK_SIGNING_SECRET || config.SLACK_APP_TOKEN) && !config.SLACK_BOT_TOKEN) {
       throw new ConfigError('SLACK_BOT_TOKEN is missing: it is needed to answer in Slack.');
     }
     return config;

@@ -1,5 +1,4 @@
 // Local mode (no Slack credentials): the console in the browser, plus a text preview, on loopback by default.
-import type { Server } from 'node:http';
 import express from 'express';
 import type { Db } from '../db/client.js';
 import type { RunningApp } from './app.js';
@@ -7,6 +6,7 @@ import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { consoleAccess, consoleRouter } from './console-server.js';
 import { createInFlight, type InFlight } from './in-flight.js';
+import { listen } from './listen.js';
 import { ingestSettings, opsRoutes } from './ops-routes.js';
 import { previewCommand } from './preview.js';
 
@@ -54,10 +54,7 @@ export async function startLocalServer(options: { config: Config; db: Db; now: (
   web.get('/', (_req, res) => {
     res.redirect('/console/');
   });
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = web.listen(config.PORT, host, () => resolve(s));
-    s.once('error', reject);
-  });
+  const server = await listen(web, config.PORT, host);
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   selfUrl = `http://127.0.0.1:${port}`;

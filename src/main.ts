@@ -5,15 +5,24 @@ import { loadDemoData } from '../db/demo-data.js';
 import { journeys } from '../db/schema.js';
 import { startSlackApp, type RunningApp } from './app.js';
 import { ConfigError, dbConfigFrom, loadConfig, type Config } from './config.js';
+import { consoleAccess } from './console-server.js';
+import { listenFailure } from './listen.js';
 import { startLocalServer } from './local-server.js';
 import { createLogger, secretsOf } from './logger.js';
 
 let config: Config;
 try {
-  config = loadConfig(process.env);
+  config = loadConfig(process.env, { app: true });
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;
   process.stderr.write(`${err.message}\n`);
+  process.exit(1);
+}
+
+// Refused before anything is opened or loaded: a local console that other machines could reach needs a token.
+const access = config.SLACK_BOT_TOKEN ? ({ ok: true } as const) : consoleAccess(config.HOST ?? '127.0.0.1', config.CONSOLE_TOKEN);
+if (!access.ok) {
+  process.stderr.write(`${access.reason}\n`);
   process.exit(1);
 }
 
@@ -34,17 +43,28 @@ void handle.lost?.then((err) => {
   process.exit(1);
 });
 
-let running: RunningApp;
-if (config.SLACK_BOT_TOKEN) {
-  running = await startSlackApp({ config, db, now, log });
-} else {
+async function start(): Promise<RunningApp> {
+  if (config.SLACK_BOT_TOKEN) return startSlackApp({ config, db, now, log });
   const [row] = await db.select({ n: count() }).from(journeys);
   if (Number(row?.n ?? 0) === 0) {
     log.info('The database is empty: loading demo data (five journeys, six weeks)…');
     const summary = await loadDemoData(db, { now: now() });
     log.info(`Demo data loaded: ${summary.accepted.toLocaleString('en-US')} events.`);
   }
-  running = await startLocalServer({ config, db, now, log });
+  return startLocalServer({ config, db, now, log });
+}
+
+let running: RunningApp;
+try {
+  running = await start();
+} catch (err) {
+  // Said plainly, and the database closed (its folder's lock released) before the exit.
+  const code = (err as NodeJS.ErrnoException).code;
+  const host = config.HOST ?? (config.SLACK_BOT_TOKEN ? '0.0.0.0' : '127.0.0.1');
+  if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') log.error(listenFailure(err, host, config.PORT));
+  else log.error('The app could not start', err);
+  await handle.close().catch(() => {});
+  process.exit(1);
 }
 if (config.INGEST_TOKEN) {
   // The same machine is the only one that can share the folder: name the loopback address for it.

@@ -2,6 +2,7 @@
 // metrics of an uninterrupted import; SIGTERM stops the app gracefully mid-ingest; one process per embedded
 // database, with stale locks (SIGKILL) and half-initialised folders recovered.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
@@ -180,6 +181,12 @@ describe.skipIf(testDatabaseUrl)('one embedded database, one process', () => {
       expect(second.stderr()).toContain(`in use by process ${first.child.pid}`);
       expect(second.stderr()).toContain('src/cli.ts import');
       expect(second.stderr()).toContain('--url');
+      // a command that sends no file is told what it can do, and not to send one
+      const third = runNode('src/cli.ts', ['journeys'], { PGLITE_DIR: dir });
+      expect((await third.exited).code).toBe(1);
+      expect(third.stderr()).toContain(`in use by process ${first.child.pid}`);
+      expect(third.stderr()).toContain('wait for that process to finish or stop it, or point DATABASE_URL at a Postgres server');
+      expect(third.stderr()).not.toContain('ingest');
       // refused while the first still runs: it did not wait for the folder
       expect(first.child.exitCode).toBeNull();
     } finally {
@@ -266,4 +273,48 @@ describe.skipIf(testDatabaseUrl)('one embedded database, one process', () => {
       await handle.close();
     }
   }, 120_000);
+});
+
+// Starting fails plainly: one line saying what to do, the exit code 1, the database's folder left unlocked.
+describe.skipIf(testDatabaseUrl)('npm start that cannot start', () => {
+  const stackLine = /\n\s+at \S+ \(/;
+
+  it('on a port another program holds: says so and exits 1, instead of announcing the console and ending with 0', async () => {
+    const holder = net.createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const port = (holder.address() as net.AddressInfo).port;
+    const dir = path.join(work, 'port-taken');
+    try {
+      const app = runNode('src/main.ts', [], { PGLITE_DIR: dir, PORT: String(port), HOST: '127.0.0.1' });
+      expect((await app.exited).code, app.stdout() + app.stderr()).toBe(1);
+      const said = app.stdout() + app.stderr();
+      expect(said).toContain(`Cannot listen on 127.0.0.1:${port}: another program uses that port. Stop it, or set PORT to a free port.`);
+      expect(said).not.toContain('Local console:');
+      expect(said).not.toMatch(stackLine);
+      expect(existsSync(`${dir}.lock`)).toBe(false);
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
+  }, 120_000);
+
+  it('with a bot token but neither a signing secret nor an app token: names the missing variable, opens nothing', async () => {
+    const dir = path.join(work, 'no-secret');
+    const app = runNode('src/main.ts', [], { PGLITE_DIR: dir, PORT: '0', SLACK_BOT_TOKEN: 'xoxb-half', SLACK_SIGNING_SECRET: '', SLACK_APP_TOKEN: '' });
+    expect((await app.exited).code).toBe(1);
+    expect(app.stderr()).toContain('SLACK_SIGNING_SECRET is missing: it is needed with SLACK_BOT_TOKEN in HTTP mode');
+    expect(existsSync(dir)).toBe(false);
+  }, 60_000);
+
+  it('with a console other machines could reach and no CONSOLE_TOKEN: says so before opening anything, no stack trace', async () => {
+    const dir = path.join(work, 'open-console');
+    const app = runNode('src/main.ts', [], { PGLITE_DIR: dir, PORT: '0', HOST: '0.0.0.0', CONSOLE_TOKEN: '' });
+    expect((await app.exited).code).toBe(1);
+    const said = app.stdout() + app.stderr();
+    expect(said).toContain('The local console would listen on 0.0.0.0');
+    expect(said).toContain('Set CONSOLE_TOKEN');
+    expect(said).not.toMatch(stackLine);
+    // refused before the database was opened (or the demo data loaded)
+    expect(existsSync(dir)).toBe(false);
+    expect(existsSync(`${dir}.lock`)).toBe(false);
+  }, 60_000);
 });

@@ -41,7 +41,8 @@ const parents = (channel: string) =>
 beforeAll(async () => {
   work = mkdtempSync(path.join(tmpdir(), 'ja-digest-cli-'));
   slack = await startFakeSlack();
-  const slackEnv = { SLACK_BOT_TOKEN: 'xoxb-cli', SLACK_SIGNING_SECRET: 'cli-secret', SLACK_API_URL: slack.apiUrl, LOG_LEVEL: 'error', QUICKCHART_URL: 'https://charts.example.test' };
+  // What a cron job that posts digests sets: the bot token, no signing secret (nothing here receives Slack's requests).
+  const slackEnv = { SLACK_BOT_TOKEN: 'xoxb-cli', SLACK_API_URL: slack.apiUrl, LOG_LEVEL: 'error', QUICKCHART_URL: 'https://charts.example.test' };
   if (testDatabaseUrl) {
     pgDb = await openTestDb();
     env = { ...pgDb.env, ...slackEnv };

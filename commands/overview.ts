@@ -2,10 +2,13 @@
 import { buildOverviewMessage } from '../reports/blocks/overview-blocks.js';
 import { computeReport } from '../reports/metrics.js';
 import type { Asker, CommandAnswer, CommandDeps } from './command-types.js';
-import { reportTarget, type ReportTarget } from './report-target.js';
+import { refuseMoreWords, reportTarget, type ReportTarget } from './report-target.js';
+
+const USAGE = 'overview <journey> [period]';
 
 export async function overviewCommand(deps: CommandDeps, asker: Asker, args: string[]): Promise<CommandAnswer> {
-  const target = await reportTarget(deps, asker, args, 'overview <journey> [period]');
+  const target = await reportTarget(deps, asker, args, USAGE);
+  refuseMoreWords(target, USAGE);
   return overviewAnswer(deps, target);
 }
 

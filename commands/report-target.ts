@@ -5,7 +5,7 @@ import { formatPeriodLabel } from '../reports/format.js';
 import { resolveJourneyId } from '../reports/journey-lookup.js';
 import { computeReport, loadJourney } from '../reports/metrics.js';
 import { ALL_TIME, type JourneyInfo, type Period } from '../reports/report-types.js';
-import { looksLikePeriod, parsePeriod } from '../reports/periods.js';
+import { looksLikePeriod, parsePeriod, PERIOD_HELP } from '../reports/periods.js';
 import { CommandUsageError, type Asker, type CommandDeps } from './command-types.js';
 
 export interface ReportTarget {
@@ -25,6 +25,16 @@ export async function reportTarget(deps: CommandDeps, asker: Asker, args: string
   const rest = periodText === undefined ? more : more.slice(0, -1);
   const period = periodText === undefined ? ALL_TIME : parsePeriod(periodText, asker.tz, deps.now());
   return targetFor(deps, await resolveJourneyId(deps.db, query), period, asker.tz, rest);
+}
+
+/**
+ * Refuses words a report command does not take after its journey: most often a mistyped period ("last-week"),
+ * which would otherwise be passed over and the report answered for all time, as if no period had been asked for.
+ */
+export function refuseMoreWords(target: ReportTarget, usage: string): void {
+  const [extra] = target.rest;
+  if (extra === undefined) return;
+  throw new CommandUsageError(`"${extra.slice(0, 40)}" is not a period (${PERIOD_HELP}). Usage: \`/journey ${usage}\``);
 }
 
 /** The target of a button press: the journey id, period and zone travel in the button's value. */

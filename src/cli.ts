@@ -398,6 +398,16 @@ async function demoCommand(args: string[], io: CliIo, openDb: OpenDb): Promise<n
   if (seed !== undefined && !Number.isInteger(seed)) throw new UsageError('--seed must be a whole number');
   if (scale !== undefined && !(scale > 0)) throw new UsageError('--scale must be a positive number');
   const db = await openDb();
+  // Only into an empty database, as npm start loads it: its users would meet the ones there (re-entries refused, their
+  // conversions counted twice), and a second demo set, dated by a later clock, would not be duplicates of the first.
+  const existing = await listJourneyNames(db);
+  if (existing.length > 0) {
+    write(
+      io.stderr,
+      `The database holds ${existing.length === 1 ? 'a journey' : `${existing.length} journeys`} already (${existing.slice(0, 3).map((j) => j.journeyId).join(', ')}${existing.length > 3 ? ', …' : ''}): demo data goes only into an empty one. Point PGLITE_DIR (or DATABASE_URL) at a new database for it.`,
+    );
+    return 1;
+  }
   const { loadDemoData } = await import('../db/demo-data.js');
   const summary = await loadDemoData(db, { now: io.now(), seed, scale });
   write(io.stdout, `Demo data: ${summary.accepted.toLocaleString('en-US')} events accepted, ${summary.duplicates.toLocaleString('en-US')} already there, ${summary.rejected} rejected.`);

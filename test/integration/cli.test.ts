@@ -40,6 +40,29 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
+describe('demo', () => {
+  it('loads into an empty database only: a second run is refused and changes nothing', async () => {
+    // A database of its own: the demo's journeys would meet the worked example's in the tests below.
+    const ownDb = testDatabaseUrl ? await openTestDb() : undefined;
+    const own = ownDb ? ownDb.env : { PGLITE_DIR: path.join(work, 'demo-db') };
+    const at = (iso: string, ...args: string[]) => runCliCaptured(args, own, new Date(iso));
+    try {
+      const first = await at('2026-11-29T12:00:00Z', 'demo', '--scale', '0.2');
+      expect(first.code, first.stderr).toBe(0);
+      const before = (await at('2026-11-29T12:00:00Z', 'report', 'welcome', '--json')).stdout;
+      // an hour later: a new demo set whose ids are not those of the first
+      const second = await at('2026-11-29T13:00:00Z', 'demo', '--scale', '0.2');
+      expect(second.code).toBe(1);
+      expect(second.stderr).toMatch(
+        /^The database holds 5 journeys already \(.*\): demo data goes only into an empty one\. Point PGLITE_DIR \(or DATABASE_URL\) at a new database for it\./,
+      );
+      expect((await at('2026-11-29T12:00:00Z', 'report', 'welcome', '--json')).stdout).toBe(before);
+    } finally {
+      await ownDb?.close();
+    }
+  }, 120_000);
+});
+
 describe('import', () => {
   it('imports the worked example, then counts a second import as duplicates', async () => {
     const first = await cli('import', path.join(fixtures, 'events.ndjson'), '--json');

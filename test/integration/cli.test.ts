@@ -218,3 +218,24 @@ describe('as a separate process', () => {
     expect(JSON.parse(stdout)).toEqual(expectedReport.all_time);
   });
 });
+
+describe('the README', () => {
+  it('shows what Slack shows: its overview and steps samples are the answers to the worked example, verbatim', async () => {
+    const ownDb = testDatabaseUrl ? await openTestDb() : undefined;
+    const own = ownDb ? ownDb.env : { PGLITE_DIR: path.join(work, 'readme-db') };
+    const run = (...args: string[]) => runCliCaptured(args, own, new Date('2026-11-29T12:00:00Z'));
+    try {
+      expect((await run('import', path.join(fixtures, 'events.ndjson'))).code).toBe(0);
+      const readme = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
+      // the README's code blocks, each without its opening line (``` and a language, if any)
+      const blocks = readme.split('```').filter((_, i) => i % 2 === 1).map((b) => b.slice(b.indexOf('\n') + 1));
+      for (const command of ['overview welcome', 'steps welcome']) {
+        const answer = await run('slash', command);
+        expect(answer.code).toBe(0);
+        expect(blocks, `/journey ${command}`).toContain(`${answer.stdout.trimEnd()}\n`);
+      }
+    } finally {
+      await ownDb?.close();
+    }
+  }, 120_000);
+});

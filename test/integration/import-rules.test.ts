@@ -1021,6 +1021,22 @@ describe('strict mode', () => {
     expect([await report(), await report(WELCOME, day('2026-11-01'))]).toEqual(reportsBefore);
   });
 
+  it('stores every row once when its one transaction writes batch after batch', async () => {
+    // The stored events, not the rollups: how many rollup rows stand at zero depends on where batches end.
+    const events = async () => {
+      const counts = await rowCounts();
+      return ['users', 'entries', 'step_entries', 'messages', 'step_outcomes', 'conversions', 'event_ids'].map((t) => [t, counts[t]]);
+    };
+    await run(workedExampleLines());
+    const plain = { counts: await events(), report: await report() };
+    await db.execute(sql.raw(`truncate ${tables.map((t) => `"${t}"`).join(', ')} restart identity cascade`));
+    // batches of 3 lines: step entries and messages in many batches of the one transaction
+    const summary = await run(workedExampleLines(), { strict: true, batchSize: 3 });
+    expect(summary).toMatchObject({ status: 'completed', rejected: 0 });
+    expect(await events()).toEqual(plain.counts);
+    expect(await report()).toEqual(plain.report);
+  });
+
   it('an import without bad lines completes; duplicates are not bad lines', async () => {
     const summary = await run(valid, { strict: true, batchSize: 2 });
     expect(summary).toMatchObject({ status: 'completed', accepted: 7, rejected: 0 });

@@ -32,9 +32,11 @@ export async function reportTarget(deps: CommandDeps, asker: Asker, args: string
  * which would otherwise be passed over and the report answered for all time, as if no period had been asked for.
  */
 export function refuseMoreWords(target: ReportTarget, usage: string): void {
-  const [extra] = target.rest;
-  if (extra === undefined) return;
-  throw new CommandUsageError(`"${extra.slice(0, 40)}" is not a period (${PERIOD_HELP}). Usage: \`/journey ${usage}\``);
+  if (target.rest.length === 0) return;
+  const words = target.rest.map((w) => `"${w.slice(0, 40)}"`).join(' ');
+  throw new CommandUsageError(
+    `Unexpected ${words} after the journey: give it at most one period (${PERIOD_HELP}), and quote a journey name with spaces. Usage: \`/journey ${usage}\``,
+  );
 }
 
 /** The target of a button press: the journey id, period and zone travel in the button's value. */

@@ -74,13 +74,19 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningAp
     installSlackGuard(app, guard, inFlight, log);
     register(app, deps);
     app.error(async (err) => log.error('unhandled Slack listener error', err));
-    await app.start();
     const web = express();
     const router = express.Router();
     healthRoutes(router);
     opsRoutes(router, ops);
     web.use(router);
+    // The port first: a port in use stops the start before Slack sends events that nothing would then serve.
     const server = await listen(web, config.PORT, host);
+    try {
+      await app.start();
+    } catch (err) {
+      await close(server);
+      throw err;
+    }
     log.info(`Socket Mode connected; health check on http://${host}:${portOf(server)}/healthz`);
     const stop = async () => {
       inFlight.markStopping();

@@ -195,8 +195,7 @@ async function importCommand(args: string[], io: CliIo, openDb: OpenDb): Promise
         ? `${err.message}\nIt is the app and takes files over HTTP: send this one to it instead:\n` +
             `  npm run cli -- import ${file} --url ${err.holderIngestUrl} --token "$INGEST_TOKEN"`
         : `${err.message}\nIf that process is the app (npm start), start it with INGEST_TOKEN set and send the file to it:\n` +
-            `  npm run cli -- import ${file} --url http://127.0.0.1:<PORT>/ingest --token "$INGEST_TOKEN"\n` +
-            'Otherwise wait for that process to finish, or stop it.',
+            `  npm run cli -- import ${file} --url http://127.0.0.1:<PORT>/ingest --token "$INGEST_TOKEN"`,
     );
     return 1;
   }

@@ -1,5 +1,6 @@
 // Writes one resolved import batch: the raw rows, the derived state they change and the rollups, in a few
-// set-based statements (rows travel as one JSON parameter per table) inside the batch's transaction.
+// set-based statements inside the batch's transaction (step entries and messages reach the server by COPY, the other
+// rows as one JSON parameter per table).
 import { sql, type SQL } from 'drizzle-orm';
 import { arrayParam, copyInto, copyText, queryRows, StatementPipeline, type Db } from '../client.js';
 import { recomputeAttribution, refreshEntryState } from './derived-state.js';

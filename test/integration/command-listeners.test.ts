@@ -130,16 +130,20 @@ describe('/journey listener', () => {
     expect(res.text).toContain('ends before it starts');
   });
 
-  it.each(['overview welcome last-week', 'steps welcome lastweek', 'overview welcome 8x'])(
-    'refuses a word it does not take after the journey (%s) instead of answering for all time',
-    async (text) => {
-      const res = await command(text);
-      expect(res.responses).toHaveLength(1);
-      expect(res.responses[0]!.response_type).toBe('ephemeral');
-      expect(res.text).toContain(`is not a period (today, yesterday, 7d`);
-      expect(res.text).not.toContain('all time');
-    },
-  );
+  it.each([
+    { text: 'overview welcome last-week', named: '"last-week"' },
+    { text: 'steps welcome lastweek', named: '"lastweek"' },
+    { text: 'overview welcome 8x', named: '"8x"' },
+    { text: 'overview welcome 7d extra', named: '"7d" "extra"' },
+    { text: 'steps Welcome series', named: '"series"' },
+  ])('refuses words it does not take after the journey ($text) instead of answering for all time', async ({ text, named }) => {
+    const res = await command(text);
+    expect(res.responses).toHaveLength(1);
+    expect(res.responses[0]!.response_type).toBe('ephemeral');
+    expect(res.text).toContain(`Unexpected ${named.replaceAll('"', '\\"')} after the journey: give it at most one period (today, yesterday, 7d`);
+    expect(res.text).toContain('quote a journey name with spaces');
+    expect(res.text).not.toContain('all time');
+  });
 
   it('posts an export in the channel and uploads its CSV into that post’s thread', async () => {
     const before = slack.calls.length;

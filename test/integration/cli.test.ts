@@ -219,6 +219,15 @@ describe('as a separate process', () => {
   });
 });
 
+describe('a database that cannot be opened', () => {
+  it('is named in the error (server and database, never the password), not only the driver’s words', async () => {
+    const res = await runCliCaptured(['journeys'], { DATABASE_URL: 'postgres://someone:s3cret@127.0.0.1:1/analytics' }, new Date());
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('Cannot open the database (DATABASE_URL: server 127.0.0.1:1, database analytics): connect ECONNREFUSED');
+    expect(res.stderr).not.toContain('s3cret');
+  });
+});
+
 describe('the README', () => {
   it('shows what Slack shows: its overview and steps samples are the answers to the worked example, verbatim', async () => {
     const ownDb = testDatabaseUrl ? await openTestDb() : undefined;

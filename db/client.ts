@@ -64,6 +64,19 @@ async function openPostgres(url: string, poolSize: number): Promise<DbHandle> {
     await lockClient.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => {});
     lockClient.release();
   }
+  // Imports stage their largest kinds of rows in temporary tables (db/import/write-batch.ts): a role without the
+  // privilege would fail every import batch, so it is said at start, with the statement that grants it.
+  const { rows } = await pool.query<{ temp: boolean; role: string; database: string }>(
+    `select has_database_privilege(current_database(), 'TEMPORARY') as temp, current_user as role, current_database() as database`,
+  );
+  if (rows[0] && !rows[0].temp) {
+    await pool.end().catch(() => {});
+    const { role, database } = rows[0];
+    throw new Error(
+      `The role ${role} may not create temporary tables in the database ${database}, and imports stage their rows in ` +
+        `them: grant it with GRANT TEMPORARY ON DATABASE "${database}" TO "${role}";`,
+    );
+  }
   return { db, kind: 'postgres', close: () => pool.end() };
 }
 

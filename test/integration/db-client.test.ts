@@ -5,6 +5,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, postgresPool, queryRows, type DbHandle } from '../../db/client.js';
 import { IMPORT_LOCK_KEY, importEvents, readLines } from '../../db/import/import-events.js';
@@ -86,6 +87,32 @@ describe.skipIf(!testDatabaseUrl)('createDb on a Postgres server', () => {
       await handle.close();
     }
   }
+
+  it('refuses a role that may not create temporary tables, naming the grant, before any import fails on it', async () => {
+    // A database and a role of this test's own: the role owns the database (so it runs the migrations) but has no TEMPORARY.
+    const admin = new pg.Client({ connectionString: testDatabaseUrl });
+    await admin.connect();
+    const name = `ja_notemp_${process.pid}_${Date.now()}`;
+    try {
+      await admin.query(`create role ${name} login`);
+      await admin.query(`create database ${name} owner ${name}`);
+      await admin.query(`revoke temporary on database ${name} from public, ${name}`);
+      const restricted = new URL(url.toString());
+      restricted.username = name;
+      restricted.pathname = `/${name}`;
+      await expect(createDb({ kind: 'postgres', url: restricted.toString(), poolSize: 2 })).rejects.toThrow(
+        `The role ${name} may not create temporary tables in the database ${name}, and imports stage their rows in them: grant it with GRANT TEMPORARY ON DATABASE "${name}" TO "${name}";`,
+      );
+      // with the grant, it opens
+      await admin.query(`grant temporary on database ${name} to ${name}`);
+      const handle = await createDb({ kind: 'postgres', url: restricted.toString(), poolSize: 2 });
+      await handle.close();
+    } finally {
+      await admin.query(`drop database if exists ${name} with (force)`).catch(() => {});
+      await admin.query(`drop role if exists ${name}`).catch(() => {});
+      await admin.end();
+    }
+  });
 
   it('migrates and answers with a pool of one connection', async () => {
     await withPool(1, async (handle) => {

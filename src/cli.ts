@@ -85,7 +85,7 @@ function parseTime(value: string | undefined, flag: string): Date | null {
   if (value === undefined) return null;
   const v = /^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00Z` : value;
   const parsed = parseTimestamp(v);
-  if (!parsed.ok) throw new UsageError(`${flag}: ${parsed.reason}`);
+  if (!parsed.ok) throw new UsageError(`${flag}: ${parsed.reason}, or a date alone, like 2026-11-01, for its midnight in UTC`);
   // A period is cut at whole days and hours in the database, which cannot go past the year 9999.
   if (parsed.ms < PERIOD_BOUNDS.first.getTime() || parsed.ms > PERIOD_BOUNDS.end.getTime()) {
     throw new UsageError(`${flag}: ${value} is outside the dates the app answers for: ${PERIOD_BOUNDS.text}`);

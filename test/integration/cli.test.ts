@@ -112,6 +112,14 @@ describe('import', () => {
     expect((await cli('frobnicate')).code).toBe(2);
   });
 
+  it('says a period bound may also be a date alone', async () => {
+    const res = await cli('report', 'welcome', '--from', 'yesterday');
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(
+      /^--from: "yesterday" is not an ISO-8601 timestamp \(expected like 2026-11-01T09:00:00Z\), or a date alone, like 2026-11-01, for its midnight in UTC/,
+    );
+  });
+
   it('refuses a period outside 1970–2999, which the database could not cut at whole days', async () => {
     const late = await cli('report', 'welcome', '--from', '9999-12-31T12:00:00Z');
     expect(late.code).toBe(2);

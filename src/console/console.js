@@ -284,14 +284,17 @@ input.addEventListener('keydown', (event) => {
 });
 
 async function start() {
+  // Ready for typing from the first moment, after "/journey " (typed before this, keys went in front of it).
+  input.focus();
+  input.setSelectionRange(input.value.length, input.value.length);
   try {
     completions = await call('completions');
+    // Someone quick typed before the completions arrived: suggest for what is there now, not at their next key.
+    if (document.activeElement === input && input.value.trim() !== '/journey') showSuggestions();
     render((await call('messages')).messages);
   } catch (err) {
     messagesEl.append(el('p', { role: 'alert' }, `The app is not answering: ${err.message}`));
   }
-  input.focus();
-  input.setSelectionRange(input.value.length, input.value.length);
 }
 
 start();

@@ -1,7 +1,7 @@
 // The embedded database (PGlite) on a worker thread of its own (db/pglite-worker.mjs), behind the part of PGlite's
-// interface that drizzle calls (query and transaction; exec too), and a transaction's COPY from text (db/client.ts copyInto). The WebAssembly server then runs beside the app's event
-// loop instead of stalling it (a Slack acknowledgement is due within 3 s), and the app prepares its next statement
-// while the database runs the one before.
+// interface that drizzle calls (query and transaction; exec too), and a transaction's COPY from text (db/client.ts
+// copyInto). The WebAssembly server then runs beside the app's event loop instead of stalling it (a Slack
+// acknowledgement is due within 3 s), and the app prepares its next statement while the database runs the one before.
 import { Worker } from 'node:worker_threads';
 import type { PGliteOptions, QueryOptions, Results, Transaction } from '@electric-sql/pglite';
 

@@ -22,8 +22,9 @@ export const utcDay = (at: SQL) => sql`date_bin(interval '1 day', ${at}, ${ORIGI
  * The instant `ms` milliseconds (a bigint column: it is read twice) from 1970-01-01 UTC, exactly, whatever the session's
  * time zone: whole seconds and the milliseconds left are added as two intervals of time alone (no day or month, so no
  * zone is consulted), and each product is exact in float8 over the years 0001–9999: 1e6 × s is 2⁶ × (15625 × s), and
- * 15625 × |s| stays below 4e15, under 2⁵³ (one product of epoch milliseconds and 1,000 µs would not be exact). The import sends times this way: reading ISO text with a fraction of a second cost ~1.5 µs a value on
- * PGlite, most of a row's reading.
+ * 15625 × |s| stays below 4e15, under 2⁵³ (one product of epoch milliseconds and 1,000 µs would not be exact). The
+ * import sends times this way: reading ISO text with a fraction of a second cost ~1.5 µs a value on PGlite, most of a
+ * row's reading.
  */
 export const fromEpochMs = (ms: SQL) =>
   sql`(timestamptz 'epoch' + (${ms} / 1000) * interval '1 second' + (${ms} % 1000) * interval '1 millisecond')`;

@@ -71,6 +71,22 @@ ${DIGEST_USAGE}
 ISO times: 2026-11-01T00:00:00Z, or a date (2026-11-01 = midnight UTC).
 The database is DATABASE_URL (Postgres) or, when unset, the embedded one in PGLITE_DIR (./.data/pglite).`;
 
+/**
+ * The usage of one command (its entries in USAGE, with their descriptions), for an error in it: the reason stays on
+ * screen instead of above 40 lines of every command. The whole USAGE for a command it does not know.
+ */
+export function usageOf(command: string | undefined): string {
+  const entries: string[][] = [];
+  for (const line of USAGE.split('\n')) {
+    if (/^ {2}\S/.test(line)) entries.push([line]);
+    else if (/^ {5,}\S/.test(line) && entries.length > 0) entries.at(-1)!.push(line);
+    else if (line.trim() === '' && entries.length > 0) entries.push([]);
+  }
+  const own = entries.filter((e) => command !== undefined && e[0]?.trim().split(' ')[0] === command);
+  if (own.length === 0) return USAGE;
+  return `Usage: npm run cli -- <command> [options]\n${own.map((e) => e.join('\n')).join('\n')}\n(\`npm run cli -- help\` lists every command.)`;
+}
+
 const COMMON = { help: { type: 'boolean', short: 'h' } } as const;
 
 function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T) {
@@ -158,7 +174,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     }
   } catch (err) {
     if (err instanceof UsageError || err instanceof DigestCliUsageError) {
-      write(io.stderr, `${err.message}\n\n${USAGE}`);
+      write(io.stderr, `${err.message}\n\n${usageOf(command)}`);
       return 2;
     }
     if (

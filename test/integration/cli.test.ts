@@ -112,6 +112,21 @@ describe('import', () => {
     expect((await cli('frobnicate')).code).toBe(2);
   });
 
+  it('follows a usage error with the usage of that command only, and an unknown command with every command', async () => {
+    const bad = await cli('report', 'welcome', '--frobnicate');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^Unknown option '--frobnicate'/);
+    expect(bad.stderr).toContain('  report <journey> [--from ISO] [--to ISO] [--json]\n      Overview and step metrics');
+    expect(bad.stderr).toContain('`npm run cli -- help` lists every command.');
+    expect(bad.stderr).not.toContain('journeys [--json]');
+    const digest = await cli('digest', 'frobnicate');
+    expect(digest.stderr).toContain('  digest run-due [--now ISO] [--json]');
+    expect(digest.stderr).not.toContain('  report <journey>');
+    const unknown = await cli('frobnicate');
+    expect(unknown.stderr).toContain('Commands:');
+    expect(unknown.stderr).toContain('  report <journey>');
+  });
+
   it('says a period bound may also be a date alone', async () => {
     const res = await cli('report', 'welcome', '--from', 'yesterday');
     expect(res.code).toBe(2);

@@ -25,7 +25,7 @@ import { renderReportTable } from '../reports/report-table.js';
 import type { Period } from '../reports/report-types.js';
 import { PERIOD_BOUNDS, isValidTimeZone } from '../reports/periods.js';
 import { ScheduleError } from '../reports/schedules.js';
-import { ConfigError, dbConfigFrom, loadConfig } from './config.js';
+import { ConfigError, dbConfigFrom, describeDatabase, loadConfig } from './config.js';
 import { DIGEST_USAGE, DigestCliUsageError, digestCli } from './digest-cli.js';
 import { importSummaryJson, type ImportSummaryJson } from './import-summary.js';
 import { IngestRequestError, sendToIngest } from './ingest-client.js';
@@ -115,17 +115,6 @@ function periodFrom(values: { from?: string; to?: string }): Period {
   return period;
 }
 
-/** The database a configuration names, for a person: the server and database of DATABASE_URL, or the folder. */
-function describeDatabase(dbConfig: ReturnType<typeof dbConfigFrom>, pgliteDir: string): string {
-  if (dbConfig.kind !== 'postgres') return `PGLITE_DIR=${pgliteDir}`;
-  try {
-    const url = new URL(dbConfig.url);
-    return `DATABASE_URL: server ${url.host}, database ${decodeURIComponent(url.pathname.slice(1)) || 'the default'}`;
-  } catch {
-    return 'DATABASE_URL';
-  }
-}
-
 function write(stream: NodeJS.WritableStream, text: string): void {
   stream.write(text.endsWith('\n') ? text : `${text}\n`);
 }
@@ -135,13 +124,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let handle: DbHandle | undefined;
   const openDb = async () => {
     const config = loadConfig(io.env);
-    const dbConfig = dbConfigFrom(config);
     try {
-      handle = await createDb(dbConfig, (msg) => write(io.stderr, msg));
+      handle = await createDb(dbConfigFrom(config), (msg) => write(io.stderr, msg));
     } catch (err) {
       if (err instanceof DatabaseLockedError) throw err;
-      // Which database, as the app's start names it (never the URL's password): a bare "connect ECONNREFUSED" says neither.
-      throw new Error(`Cannot open the database (${describeDatabase(dbConfig, config.PGLITE_DIR)}): ${(err as Error).message ?? String(err)}`, { cause: err });
+      // Which database, as the app's start names it: a bare "connect ECONNREFUSED" says neither which nor where.
+      throw new Error(`Cannot open the database (${describeDatabase(config)}): ${(err as Error).message ?? String(err)}`, { cause: err });
     }
     return handle.db;
   };

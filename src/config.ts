@@ -106,3 +106,14 @@ export function loadConfig(env: Record<string, string | undefined>, options: { a
 export function dbConfigFrom(config: Config): DbConfig {
   return config.DATABASE_URL ? { kind: 'postgres', url: config.DATABASE_URL } : { kind: 'pglite', dir: config.PGLITE_DIR };
 }
+
+/** The database a configuration names, for a person: the server and database of DATABASE_URL (never its password), or the folder. */
+export function describeDatabase(config: Config): string {
+  if (!config.DATABASE_URL) return `PGLITE_DIR=${config.PGLITE_DIR}`;
+  try {
+    const url = new URL(config.DATABASE_URL);
+    return `DATABASE_URL: server ${url.host}, database ${decodeURIComponent(url.pathname.slice(1)) || 'the default'}`;
+  } catch {
+    return 'DATABASE_URL';
+  }
+}

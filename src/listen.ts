@@ -11,12 +11,12 @@ export function listen(handler: express.Express, port: number, host: string): Pr
   });
 }
 
-/** What a person can do about a server that could not start, or the error's own message. */
-export function listenFailure(err: unknown, host: string, port: number): string {
+/** What a person can do about a server that could not start, for the failures a setting fixes; null for any other. */
+export function listenFailure(err: unknown, host: string, port: number): string | null {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
   if (code === 'EADDRINUSE') return `Cannot listen on ${where}: another program uses that port. Stop it, or set PORT to a free port.`;
   if (code === 'EACCES') return `Cannot listen on ${where}: this user may not open that port. Set PORT to one above 1023.`;
   if (code === 'EADDRNOTAVAIL') return `Cannot listen on ${where}: this machine has no such address. Set HOST to one of its addresses, or leave it unset.`;
-  return `Cannot start the server on ${where}: ${err instanceof Error ? err.message : String(err)}`;
+  return null;
 }

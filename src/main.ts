@@ -4,7 +4,7 @@ import { createDb, type DbHandle } from '../db/client.js';
 import { loadDemoData } from '../db/demo-data.js';
 import { journeys } from '../db/schema.js';
 import { startSlackApp, type RunningApp } from './app.js';
-import { ConfigError, dbConfigFrom, loadConfig, type Config } from './config.js';
+import { ConfigError, dbConfigFrom, describeDatabase, loadConfig, type Config } from './config.js';
 import { consoleAccess } from './console-server.js';
 import { listenFailure } from './listen.js';
 import { startLocalServer } from './local-server.js';
@@ -33,7 +33,7 @@ let handle: DbHandle;
 try {
   handle = await createDb(dbConfig, (msg) => log.warn(msg));
 } catch (err) {
-  log.error(`Cannot open the database (${dbConfig.kind === 'postgres' ? 'DATABASE_URL' : `PGLITE_DIR=${config.PGLITE_DIR}`})`, err);
+  log.error(`Cannot open the database (${describeDatabase(config)})`, err);
   process.exit(1);
 }
 const { db } = handle;
@@ -59,9 +59,8 @@ try {
   running = await start();
 } catch (err) {
   // Said plainly, and the database closed (its folder's lock released) before the exit.
-  const code = (err as NodeJS.ErrnoException).code;
-  const host = config.HOST ?? (config.SLACK_BOT_TOKEN ? '0.0.0.0' : '127.0.0.1');
-  if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') log.error(listenFailure(err, host, config.PORT));
+  const plain = listenFailure(err, config.HOST ?? (config.SLACK_BOT_TOKEN ? '0.0.0.0' : '127.0.0.1'), config.PORT);
+  if (plain) log.error(plain);
   else log.error('The app could not start', err);
   await handle.close().catch(() => {});
   process.exit(1);

@@ -190,6 +190,7 @@ export function toCount(value: unknown): number {
 }
 
 const COPY_SPECIAL = /[\\\n\r\t]/;
+const COPY_SPECIAL_ALL = new RegExp(COPY_SPECIAL.source, 'g');
 const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 /**
@@ -205,7 +206,7 @@ export function copyText(rows: ReadonlyArray<ReadonlyArray<string | number | nul
       if (i > 0) out += '\t';
       if (v === null) out += '\\N';
       else if (typeof v === 'number') out += String(v);
-      else out += COPY_SPECIAL.test(v) ? v.replace(/[\\\n\r\t]/g, (c) => COPY_ESCAPES[c]!) : v;
+      else out += COPY_SPECIAL.test(v) ? v.replace(COPY_SPECIAL_ALL, (c) => COPY_ESCAPES[c]!) : v;
     }
     out += '\n';
   }

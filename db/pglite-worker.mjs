@@ -1,4 +1,5 @@
-// The embedded database (PGlite) on a thread of its own, serving db/pglite-thread.ts: queries, transactions, close.
+// The embedded database (PGlite) on a thread of its own, serving db/pglite-thread.ts: queries, transactions,
+// a transaction's COPY from text, close.
 // Plain JavaScript so that every runner (tsx, vitest, a compiled build) starts it without a TypeScript loader.
 import { Blob } from 'node:buffer';
 import { parentPort, workerData } from 'node:worker_threads';

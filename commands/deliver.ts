@@ -6,10 +6,10 @@ import { postDigest, PUBLIC_QUICKCHART_URL, type ChartSettings } from '../jobs/p
 import { buildErrorMessage, buildNoticeMessage } from '../reports/blocks/notice-blocks.js';
 import type { SlackMessage, SlackMessagePart } from '../reports/blocks/slack-message.js';
 import type { CommandAnswer, CommandDeps } from './command-types.js';
-import { describeExport } from './export.js';
+import { describeExport, nothingToExport, rowsText } from './export.js';
 import { exportDenial, exportRateDenial, recordExport, type ExportPolicy } from './export-policy.js';
 import { postMessageOnce } from './post-once.js';
-import { uploadExport } from './upload-export.js';
+import { UploadError, uploadExport } from './upload-export.js';
 
 export interface DeliveryDeps extends CommandDeps {
   policy: ExportPolicy;
@@ -33,8 +33,10 @@ export interface Delivery {
 
 const NOT_IN_CHANNEL = 'I can’t post in this channel yet. Invite me with `/invite @Journey Analytics` and ask again.';
 
+/** Slack's error code of a failed Web API call, also when it is the cause of an UploadError. */
 function slackError(err: unknown): string | undefined {
-  return (err as { data?: { error?: string } } | null)?.data?.error;
+  const data = (e: unknown) => (e as { data?: { error?: string } } | null)?.data?.error;
+  return data(err) ?? (err instanceof UploadError ? data(err.cause) : undefined);
 }
 
 async function postParts(client: WebClient, channel: string, message: SlackMessage, timeoutMs?: number): Promise<string> {
@@ -91,7 +93,7 @@ async function deliverDigest(deps: DeliveryDeps, to: Delivery, answer: Extract<C
 
 async function deliverExport(deps: DeliveryDeps, to: Delivery, answer: Extract<CommandAnswer, { kind: 'export' }>): Promise<void> {
   const { request, rows, periodLabel, tz } = answer;
-  const audit = (outcome: 'uploaded' | 'denied' | 'rate-limited' | 'failed', count: number | null) =>
+  const audit = (outcome: 'uploaded' | 'denied' | 'rate-limited' | 'empty' | 'failed', count: number | null) =>
     recordExport(deps.db, {
       actor: to.userId,
       channel: to.channelId,
@@ -116,12 +118,20 @@ async function deliverExport(deps: DeliveryDeps, to: Delivery, answer: Extract<C
     await reply(to.respond, buildErrorMessage(limited), 'ephemeral');
     return;
   }
+  // Only after the policy: whether an export is empty tells something about the data too.
+  if (rows === 0) {
+    await audit('empty', 0);
+    await reply(to.respond, nothingToExport(request, periodLabel), 'ephemeral');
+    return;
+  }
   const what = describeExport(request);
-  const rowText = `${rows.toLocaleString('en-US')} ${rows === 1 ? 'row' : 'rows'}`;
+  const rowText = rowsText(rows);
   let threadTs = to.threadTs;
+  /** The post this export made to name itself (not a button's message): it promises the CSV in its thread. */
+  let posted: string | undefined;
   try {
     if (!threadTs) {
-      threadTs = await postMessageOnce(to.client, {
+      threadTs = posted = await postMessageOnce(to.client, {
         channel: to.channelId,
         text: `Export: ${what}, ${rowText}, ${periodLabel}`,
         blocks: [
@@ -134,6 +144,7 @@ async function deliverExport(deps: DeliveryDeps, to: Delivery, answer: Extract<C
       db: deps.db,
       client: to.client,
       request,
+      tz,
       channel: to.channelId,
       threadTs,
       comment: `${rowText} · ${periodLabel} · time zone ${tz}`,
@@ -145,6 +156,25 @@ async function deliverExport(deps: DeliveryDeps, to: Delivery, answer: Extract<C
     await audit('failed', null).catch(() => {});
     if (slackError(err) === 'not_in_channel' || slackError(err) === 'channel_not_found') {
       await reply(to.respond, buildErrorMessage(NOT_IN_CHANNEL), 'ephemeral');
+      return;
+    }
+    if (posted) {
+      // The post said the CSV is in its thread: it is not, so the post says so instead.
+      await to.client.chat
+        .update({
+          channel: to.channelId,
+          ts: posted,
+          text: `Export failed: ${what}, ${periodLabel}`,
+          blocks: [
+            { type: 'section', text: { type: 'mrkdwn', text: `:warning: *Export failed:* ${what}` } },
+            { type: 'context', elements: [{ type: 'mrkdwn', text: `${rowText} · ${periodLabel} · time zone ${tz} · asked by <@${to.userId}> · the CSV could not be uploaded; ask for it again` }] },
+          ],
+        })
+        .catch((updateErr: unknown) => deps.log.error('could not mark a failed export post', updateErr));
+    }
+    if (err instanceof UploadError) {
+      deps.log.error(`export upload to ${to.channelId} failed`, err);
+      await reply(to.respond, buildErrorMessage(`${err.message}. Nothing was shared; ask for the export again in a minute.`), 'ephemeral');
       return;
     }
     throw err;

@@ -41,15 +41,16 @@ export interface DigestOptions {
 export function splitDigestOptions(words: readonly string[]): { positional: string[]; options: DigestOptions } {
   const positional: string[] = [];
   const assignments: string[] = [];
-  let periodDays = DEFAULT_PERIOD_DAYS;
+  let periodDays: number | null = null;
   for (const word of words) {
     if (!/^[a-z_]+=/i.test(word)) {
       positional.push(word);
       continue;
     }
     const [key = '', value = ''] = word.split('=', 2);
-    if (key.toLowerCase() === 'days') periodDays = parsePeriodDays(value);
-    else assignments.push(word);
+    if (key.toLowerCase() !== 'days') assignments.push(word);
+    else if (periodDays !== null) throw new CommandUsageError('days is given more than once: give it once.');
+    else periodDays = parsePeriodDays(value);
   }
   let thresholds: Partial<Thresholds> | null = null;
   if (assignments.length > 0) {
@@ -57,7 +58,7 @@ export function splitDigestOptions(words: readonly string[]): { positional: stri
     if (!parsed.ok) throw new CommandUsageError(parsed.error);
     thresholds = parsed.thresholds;
   }
-  return { positional, options: { periodDays, thresholds } };
+  return { positional, options: { periodDays: periodDays ?? DEFAULT_PERIOD_DAYS, thresholds } };
 }
 
 export function parsePeriodDays(value: string): number {
@@ -109,6 +110,10 @@ async function addDigestCommand(deps: CommandDeps, asker: Asker, args: string[])
   // The last word is the zone when it names one ("weekly mon 09:00 Europe/Berlin"); no schedule word is a zone.
   const last = scheduleWords.at(-1);
   const explicitTz = last !== undefined && scheduleWords.length > 1 && isValidTimeZone(last) ? last : null;
+  // A word shaped like a zone ("Europe/Istambul") that names none is a mistyped zone, not part of the schedule.
+  if (explicitTz === null && last !== undefined && scheduleWords.length > 1 && /^[a-z][\w+-]*(\/[\w+-]+)+$/i.test(last)) {
+    throw new ScheduleError(`"${last.slice(0, 60)}" is not an IANA time zone (like Europe/Istanbul or UTC). Leave it out to use your Slack time zone, ${asker.tz}.`);
+  }
   const tz = explicitTz ?? asker.tz;
   const schedule = (explicitTz === null ? scheduleWords : scheduleWords.slice(0, -1)).join(' ');
   if (schedule === '') throw new CommandUsageError(`When should it post? Schedules: ${SCHEDULE_HELP}.`);
@@ -153,8 +158,10 @@ async function removeDigestCommand(deps: CommandDeps, asker: Asker, args: string
 }
 
 export function parseSubscriptionId(text: string | undefined): number {
-  const id = Number((text ?? '').replace(/^#/, ''));
-  if (text === undefined || !Number.isSafeInteger(id) || id < 1) {
+  // Digits only: Number() would also read "1e1" as 10 and "0x2" as 2, and this number picks what is deleted.
+  const digits = /^#?(\d+)$/.exec(text ?? '')?.[1];
+  const id = Number(digits);
+  if (digits === undefined || !Number.isSafeInteger(id) || id < 1) {
     throw new CommandUsageError(`Which digest? Give its number, like \`/journey digest remove 3\` (\`/journey digest list\` shows them).`);
   }
   return id;

@@ -10,10 +10,18 @@ import { CommandSyntaxError } from './parse-command.js';
 export const UNAVAILABLE_TEXT =
   'The journey data is unavailable right now (the database is not answering). Try again in a minute.';
 export const SLOW_TEXT = 'That took too long: the journey data is slow right now. Try again in a minute, or ask for a shorter period.';
+export const SLACK_TEXT = 'Slack did not take the answer just now (its service did not answer or refused the call). Try again in a minute.';
 export const INTERNAL_TEXT = 'Something went wrong while answering; it has been logged. Try again, and tell the app’s admins if it keeps happening.';
 
-/** Errors of the database connection (not of a query): worth a "try again". */
+/** A failed call of Slack's Web API (@slack/web-api's errors carry codes such as slack_webapi_request_error). */
+export function isSlackApiError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('slack_');
+}
+
+/** Errors of the database connection (not of a query): worth a "try again". Slack's own network errors are not. */
 export function isUnavailable(err: unknown): boolean {
+  if (isSlackApiError(err)) return false;
   const code = (err as { code?: unknown } | null)?.code;
   const cause = (err as { cause?: unknown } | null)?.cause;
   if (typeof code === 'string' && (/^(ECONN|ETIMEDOUT|ENOTFOUND|EPIPE|EAI_AGAIN)/.test(code) || /^(08|57P0|53)/.test(code))) return true;
@@ -44,6 +52,7 @@ export function answerForError(err: unknown): { answer: CommandAnswer; expected:
     return ephemeral(err.message, true);
   }
   if (err instanceof AnswerTimeoutError) return ephemeral(SLOW_TEXT, false);
+  if (isSlackApiError(err)) return ephemeral(SLACK_TEXT, false);
   if (isUnavailable(err)) return ephemeral(UNAVAILABLE_TEXT, false);
   return ephemeral(INTERNAL_TEXT, false);
 }

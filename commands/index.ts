@@ -3,6 +3,7 @@ import type { App, BlockAction, ButtonAction, RespondFn } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
 import { ACTION_ID_PATTERNS, decodeActionValue, periodOfActionValue } from '../reports/blocks/actions.js';
 import { buildErrorMessage } from '../reports/blocks/notice-blocks.js';
+import { unescapeMrkdwn } from '../reports/format.js';
 import type { CommandAnswer } from './command-types.js';
 import { deliverAnswer, type DeliveryDeps } from './deliver.js';
 import { AnswerTimeoutError, answerForError } from './error-answers.js';
@@ -60,7 +61,8 @@ export function journeyCommandListener(deps: SlackDeps) {
     const delivery = { client, respond, channelId: command.channel_id, userId: command.user_id };
     await answerSafely(deps, delivery, async () => {
       const tz = await deps.userTimeZone(client, command.user_id);
-      return answerJourneyCommand(deps, { userId: command.user_id, channelId: command.channel_id, tz }, command.text ?? '');
+      // Slack sends a command's text with &, < and > escaped, as all message text ("Tips &amp; tricks"): read as typed.
+      return answerJourneyCommand(deps, { userId: command.user_id, channelId: command.channel_id, tz }, unescapeMrkdwn(command.text ?? ''));
     });
   };
 }

@@ -67,6 +67,11 @@ export function escapeMrkdwn(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+/** The text escapeMrkdwn escaped, as it was typed (Slack also sends a command's text escaped this way). */
+export function unescapeMrkdwn(text: string): string {
+  return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+}
+
 /** "*A*", "*A*, *B*", "*A*, *B*, *C*, +2 more": bold, escaped names, capped so a wide branch stays one line. */
 export function formatNameList(names: readonly string[], max = 3): string {
   const shown = names.slice(0, max).map((n) => `*${escapeMrkdwn(n)}*`);

@@ -86,7 +86,9 @@ export async function listJourneyNames(db: Db): Promise<JourneyName[]> {
   return db
     .select({ journeyId: journeys.journeyId, name: journeys.name })
     .from(journeys)
-    .orderBy(desc(sql`coalesce(${journeys.lastActivityAt}, ${journeys.updatedAt})`), journeys.journeyId);
+    // Newest activity (the latest entry's time) first; journeys without entries after them, newest defined first. The
+    // two clocks are not mixed: an entry's time is the data's, a definition's is when it was imported.
+    .orderBy(sql`${journeys.lastActivityAt} desc nulls last`, desc(journeys.updatedAt), journeys.journeyId);
 }
 
 export async function resolveJourneyId(db: Db, query: string): Promise<string> {
@@ -99,8 +101,14 @@ export class UnknownStepError extends Error {
     readonly query: string,
     readonly journeyId: string,
     readonly stepIds: string[],
+    /** The steps a query matched more than one of (by name or prefix), when that was the trouble. */
+    readonly matches: Array<{ stepId: string; name: string }> = [],
   ) {
-    super(`No step of ${journeyId} matches "${query}". Its steps: ${stepIds.join(', ')}.`);
+    super(
+      matches.length > 1
+        ? `"${query}" matches ${matches.length} steps of ${journeyId}: ${matches.map((m) => `${m.stepId} (${m.name})`).join(', ')}. Give one of these ids.`
+        : `No step of ${journeyId} matches "${query}". Its steps: ${stepIds.join(', ')}.`,
+    );
   }
 }
 
@@ -111,7 +119,8 @@ export function matchStep(journey: { journeyId: string; steps: Array<{ stepId: s
     return matchJourney(query, named).journeyId;
   } catch (err) {
     if (err instanceof AmbiguousJourneyError) {
-      throw new UnknownStepError(query, journey.journeyId, err.candidates.map((c) => c.journeyId));
+      const matches = err.candidates.map((c) => ({ stepId: c.journeyId, name: c.name }));
+      throw new UnknownStepError(query, journey.journeyId, journey.steps.map((s) => s.stepId), matches);
     }
     throw new UnknownStepError(query, journey.journeyId, journey.steps.map((s) => s.stepId));
   }

@@ -8,6 +8,7 @@ import express from 'express';
 import { exportButtonListener, journeyCommandListener, stepsButtonListener, type SlackDeps } from '../commands/index.js';
 import { SUBCOMMANDS } from '../commands/journey-command.js';
 import { ACTION_ID_PATTERNS } from '../reports/blocks/actions.js';
+import { escapeMrkdwn } from '../reports/format.js';
 import { listJourneyNames } from '../reports/journey-lookup.js';
 
 export const CONSOLE_CHANNEL = 'C_CONSOLE';
@@ -50,6 +51,15 @@ class ConsoleChannel {
     const full: ConsoleMessage = { ...message, ts: message.ts ?? this.nextTs(), files: [] };
     this.messages.push(full);
     return full;
+  }
+
+  /** chat.update: the app's own message, its text and blocks replaced. */
+  update(ts: string, text: string, blocks: unknown[]): boolean {
+    const message = this.messages.find((m) => m.ts === ts && m.from === 'app');
+    if (!message) return false;
+    message.text = text;
+    message.blocks = blocks;
+    return true;
   }
 
   beginUpload(name: string): string {
@@ -154,6 +164,12 @@ export function consoleRouter(options: ConsoleOptions): express.Router {
         res.json({ ok: true, channel: CONSOLE_CHANNEL, ts: posted.ts });
         return;
       }
+      case 'chat.update': {
+        const ts = String(body.ts ?? '');
+        const updated = channel.update(ts, String(body.text ?? ''), (field(body, 'blocks') as unknown[] | undefined) ?? []);
+        res.json(updated ? { ok: true, channel: CONSOLE_CHANNEL, ts } : { ok: false, error: 'message_not_found' });
+        return;
+      }
       case 'users.info':
         res.json({ ok: true, user: { id: body.user, tz } });
         return;
@@ -217,7 +233,8 @@ export function consoleRouter(options: ConsoleOptions): express.Router {
     if (typeof zone === 'string' && zone !== '') tz = zone;
     channel.add({ from: 'you', ephemeral: false, text: `/journey ${text}`, blocks: [], threadTs: null });
     await journeyCommandListener(deps)({
-      command: { text, user_id: CONSOLE_USER, channel_id: CONSOLE_CHANNEL },
+      // As Slack sends it: &, < and > escaped (the listener reads them back).
+      command: { text: escapeMrkdwn(text), user_id: CONSOLE_USER, channel_id: CONSOLE_CHANNEL },
       ack: async () => {},
       respond,
       client: client(),

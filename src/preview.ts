@@ -1,11 +1,12 @@
 // Answers a /journey command without Slack, as readable text: what the app would post, and the CSV it would upload.
 import { answerJourneyCommand } from '../commands/journey-command.js';
 import type { CommandDeps } from '../commands/command-types.js';
-import { describeExport } from '../commands/export.js';
+import { describeExport, nothingToExport, rowsText } from '../commands/export.js';
 import { formatRunTime } from '../jobs/post-digest.js';
 import { buildFunnelChart } from '../reports/charts.js';
 import { buildDigestMessage, type DigestChart } from '../reports/blocks/digest-blocks.js';
 import { renderMessageAsText } from '../reports/blocks/render-text.js';
+import { unescapeMrkdwn } from '../reports/format.js';
 import type { Digest } from '../reports/digest.js';
 import { exportCsv } from '../reports/exports.js';
 
@@ -32,8 +33,12 @@ export async function previewCommand(
     await options.write(`(posted in the channel)\n${renderMessageAsText(message)}\n`);
     return { error };
   }
+  if (answer.rows === 0) {
+    await options.write(`(only visible to you)\n${renderMessageAsText(nothingToExport(answer.request, answer.periodLabel))}\n`);
+    return { error };
+  }
   await options.write(
-    `(visible in the channel)\nExport: ${describeExport(answer.request)}\n${answer.rows} rows · ${answer.periodLabel} · time zone ${answer.tz}\n── thread: CSV file ──\n`,
+    `(visible in the channel)\nExport: ${unescapeMrkdwn(describeExport(answer.request))}\n${rowsText(answer.rows)} · ${answer.periodLabel} · time zone ${answer.tz}\n── thread: CSV file ──\n`,
   );
   for await (const chunk of exportCsv(deps.db, answer.request)) await options.write(chunk);
   return { error };

@@ -1,5 +1,6 @@
 // Renders a SlackMessage as readable plain text, for the CLI preview and for tests that read like the product.
 import type { Button, KnownBlock, TextObject } from '@slack/types';
+import { unescapeMrkdwn } from '../format.js';
 import type { SlackMessage, SlackMessagePart } from './slack-message.js';
 
 export const THREAD_SEPARATOR = '── thread ──';
@@ -70,13 +71,11 @@ function textOf(text: TextObject): string {
 
 /** mrkdwn without its markup: bold stars (outside `code`), link brackets and entities. */
 function readable(mrkdwn: string): string {
-  return mrkdwn
+  const stripped = mrkdwn
     .split('`')
     .map((segment, i) => (i % 2 === 1 ? segment : stripMarkup(segment)))
-    .join('`')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&');
+    .join('`');
+  return unescapeMrkdwn(stripped);
 }
 
 function stripMarkup(text: string): string {

@@ -5,13 +5,16 @@ import { fileURLToPath } from 'node:url';
 import { WebClient } from '@slack/web-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportButtonListener, journeyCommandListener, stepsButtonListener, type SlackDeps } from '../../commands/index.js';
-import { UNAVAILABLE_TEXT, SLOW_TEXT } from '../../commands/error-answers.js';
+import { SLACK_TEXT, UNAVAILABLE_TEXT, SLOW_TEXT } from '../../commands/error-answers.js';
 import { createTimeZoneLookup } from '../../commands/user-time-zone.js';
+import { sql } from 'drizzle-orm';
+import { queryRows } from '../../db/client.js';
+import { previewCommand } from '../../src/preview.js';
 import { importEvents, readLines } from '../../db/import/import-events.js';
 import { encodeActionValue } from '../../reports/blocks/actions.js';
 import { assertWithinSlackLimits } from '../support/slack-limits.js';
 import { startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
-import { openTestDb, type TestDb } from '../support/test-db.js';
+import { eventLines, openTestDb, type TestDb } from '../support/test-db.js';
 
 const fixtures = fileURLToPath(new URL('../../../shared/fixtures/worked-examples/', import.meta.url));
 const NOW = new Date('2026-11-05T21:30:00Z');
@@ -245,3 +248,177 @@ describe('button listeners', () => {
   });
 });
 
+
+describe('exports and digests: what the asker and the channel are told', () => {
+  const journeyLine = (journeyId: string, name: string, conversionEvent: string | null = 'purchase') => ({
+    type: 'journey',
+    journey_id: journeyId,
+    name,
+    conversion_event: conversionEvent,
+    attribution_window_hours: 24,
+    reentry: true,
+    steps: [{ step_id: 'p1', name: 'Push', kind: 'push', next: [] }],
+  });
+  const entryLine = (journeyId: string, n: number) => ({
+    type: 'journey_entry',
+    event_id: `${journeyId}-en-${n}`,
+    journey_id: journeyId,
+    entry_id: `${journeyId}-e-${n}`,
+    external_id: `${journeyId}-u-${n}`,
+    at: '2026-11-03T10:00:00Z',
+  });
+  const EVIL = '<!channel> *Evil* `x` & <https://evil.example|click>';
+
+  beforeAll(async () => {
+    const lines = [
+      journeyLine('evil', EVIL),
+      entryLine('evil', 1),
+      journeyLine('noconv', 'No conversions', null),
+      entryLine('noconv', 1),
+      journeyLine('tips', 'Tips & tricks'),
+      entryLine('tips', 1),
+      // defined last, and never entered: no activity
+      journeyLine('idle', 'Idle journey'),
+    ];
+    await importEvents(db.db, eventLines(lines), { source: 'listener test' });
+  });
+
+  const auditRows = async (actor: string) =>
+    queryRows<{ outcome: string; rows: number | null }>(db.db, sql`select outcome, rows from export_audit where actor = ${actor} order by id`);
+
+  it("escapes the journey's name in the export post, so a name cannot ping the channel or add a link", async () => {
+    const before = slack.calls.length;
+    await command('export evil entries');
+    const parent = slack.calls.slice(before).find((c) => c.method === 'chat.postMessage')!;
+    const posted = JSON.stringify([parent.args.text, parent.args.blocks]);
+    expect(posted).toContain('&lt;!channel&gt; *Evil* `x` &amp; &lt;https://evil.example|click&gt;');
+    expect(posted).not.toContain('<!channel>');
+    expect(posted).not.toContain('<https://evil.example');
+  });
+
+  it.each([
+    { text: 'export welcome exits last-week', said: 'Unexpected \\"last-week\\" after the export' },
+    { text: 'export welcome exits 1w', said: 'Unexpected \\"1w\\" after the export' },
+    { text: 'export welcome step-users s1 failed last-week', said: 'Unexpected \\"last-week\\" after the status' },
+  ])('says a word after the export ($text) is not a period it knows', async ({ text, said }) => {
+    const res = await command(text);
+    expect(res.responses[0]!.response_type).toBe('ephemeral');
+    expect(res.text).toContain(said);
+    expect(res.text).toContain('give at most one period (today, yesterday, 7d');
+  });
+
+  it('names a wrong status, and the steps a step name matches more than one of', async () => {
+    expect((await command('export welcome step-users s1 bogus')).text).toContain('\\"bogus\\" is not a status: step-users takes one of entered, sent, failed, shown, clicked');
+    expect((await command('export welcome step-users Welcome failed')).text).toContain(
+      '\\"Welcome\\" matches 2 steps of welcome: s1 (Welcome push), s2 (Welcome email). Give one of these ids.',
+    );
+  });
+
+  it('refuses an empty export to someone who may not export, and records every empty one', async () => {
+    const deps = depsWith({ policy: { allowedUsers: ['U_ALLOWED'], allowedChannels: [] } });
+    const empty = 'export welcome exits 2026-10-01..2026-10-02';
+    const refused = await command(empty, deps, 'U_OTHER');
+    expect(refused.text).toContain('not on the list of people allowed to export');
+    expect(refused.text).not.toContain('Nothing to export');
+    expect(await auditRows('U_OTHER')).toEqual([{ outcome: 'denied', rows: null }]);
+
+    const allowed = await command(empty, deps, 'U_ALLOWED');
+    expect(allowed.responses[0]!.response_type).toBe('ephemeral');
+    expect(allowed.text).toContain('Nothing to export: exits of Welcome series (welcome) is 0 for 1 Oct 2026 – 2 Oct 2026 (Europe/Istanbul).');
+    expect(await auditRows('U_ALLOWED')).toEqual([{ outcome: 'empty', rows: 0 }]);
+  });
+
+  it('previews an export as text (the CLI\'s slash) with the name as typed, and an empty one only to the asker', async () => {
+    const preview = async (text: string) => {
+      let out = '';
+      await previewCommand(depsWith(), text, { tz: 'UTC', write: (chunk) => void (out += chunk) });
+      return out;
+    };
+    const empty = await preview('export evil exits');
+    expect(empty).toMatch(/^\(only visible to you\)\nNothing to export: exits of <!channel> /);
+    expect(empty).toContain('& <https://evil.example|click> (evil) is 0 for all time.');
+    const entries = await preview('export evil entries');
+    expect(entries).toContain(`(visible in the channel)\nExport: entries of ${EVIL} (evil)\n1 row · all time`);
+  });
+
+  it('says a journey without a conversion event has no conversions to export', async () => {
+    const res = await command('export noconv converted-users');
+    expect(res.text).toContain('The journey has no conversion event, so it counts no conversions');
+    expect(res.text).not.toContain('is 0 for');
+  });
+
+  it("names the file by the period's first and last days in the asker's zone", async () => {
+    const filenames = async (text: string) => {
+      const before = slack.calls.length;
+      await command(text);
+      return slack.calls.slice(before).filter((c) => c.method === 'files.getUploadURLExternal').map((c) => c.args.filename);
+    };
+    // Istanbul (UTC+3): 1–2 Nov there is 31 Oct 21:00 UTC to 2 Nov 21:00 UTC.
+    expect(await filenames('export welcome entries 2026-11-01..2026-11-02')).toEqual(['welcome-entries-2026-11-01_2026-11-02.csv']);
+    expect(await filenames('export welcome entries 2026-11-01..2026-11-01')).toEqual(['welcome-entries-2026-11-01.csv']);
+    expect(await filenames('export welcome entries')).toEqual(['welcome-entries-all-time.csv']);
+  });
+
+  it('marks the export post as failed when the upload fails, and tells the asker why', async () => {
+    const before = slack.calls.length;
+    slack.fail('upload', 1, { status: 400 });
+    const res = await command('export welcome entries', depsWith(), 'U_UPLOAD');
+    const calls = slack.calls.slice(before);
+    const parent = calls.find((c) => c.method === 'chat.postMessage')!;
+    const update = calls.find((c) => c.method === 'chat.update')!;
+    expect(update.args.ts).toBe(parent.result?.ts);
+    expect(JSON.stringify(update.args.blocks)).toContain('*Export failed:* entries of Welcome series (welcome)');
+    expect(JSON.stringify(update.args.blocks)).toContain('the CSV could not be uploaded; ask for it again');
+    expect(calls.some((c) => c.method === 'files.completeUploadExternal')).toBe(false);
+    expect(res.responses[0]!.response_type).toBe('ephemeral');
+    expect(res.text).toContain('The CSV could not be uploaded to Slack (the upload: file upload failed with HTTP 400). Nothing was shared');
+    expect(await auditRows('U_UPLOAD')).toEqual([{ outcome: 'failed', rows: null }]);
+  });
+
+  it('blames Slack, not the database, when Slack cannot be reached', async () => {
+    const unreachable = new WebClient('xoxb-test', { slackApiUrl: 'http://127.0.0.1:1/api/', retryConfig: { retries: 0 } });
+    const responses: Responded[] = [];
+    await journeyCommandListener(depsWith({ userTimeZone: async () => 'UTC' }))({
+      command: { text: 'export welcome entries', user_id: 'U_NOSLACK', channel_id: 'C_LISTEN' },
+      ack: async () => {},
+      respond: (async (m: Responded) => void responses.push(m)) as never,
+      client: unreachable,
+    });
+    expect(responses[0]!.text).toContain(SLACK_TEXT);
+    expect(responses[0]!.text).not.toContain(UNAVAILABLE_TEXT);
+  });
+
+  it('reads the text as Slack sends it, with &, < and > escaped', async () => {
+    const res = await command('overview "Tips &amp; tricks"');
+    expect(res.responses[0]!.response_type).toBe('in_channel');
+    expect(res.text).toContain('Tips &amp; tricks');
+    expect(res.text).toContain('Total Entries');
+  });
+
+  it('lists journeys with entries before one never entered, however recently that one was defined', async () => {
+    const res = await command('list');
+    const text = res.text;
+    expect(text.indexOf('Welcome series')).toBeGreaterThan(-1);
+    expect(text.indexOf('Idle journey')).toBeGreaterThan(text.indexOf('Welcome series'));
+  });
+
+  it('says a mistyped time zone in digest add is not a zone', async () => {
+    for (const text of ['digest add welcome daily 09:00 Mars/Olympus', 'digest add welcome "0 9 * * 1" Europe/Istambul']) {
+      const res = await command(text);
+      expect(res.responses[0]!.response_type).toBe('ephemeral');
+      expect(res.text).toMatch(/\\"(Mars\/Olympus|Europe\/Istambul)\\" is not an IANA time zone/);
+    }
+  });
+
+  it('refuses a digest number that is not plain digits, and days= given twice', async () => {
+    const added = await command('digest add welcome daily 09:00');
+    const id = Number(/digest #(\d+)/i.exec(added.text)?.[1] ?? /#(\d+)/.exec(added.text)?.[1]);
+    expect(id).toBeGreaterThan(0);
+    for (const form of [`${id}e0`, `0x${id.toString(16)}`, `${id}.0`]) {
+      expect((await command(`digest remove ${form}`)).text).toContain('Which digest? Give its number');
+    }
+    expect((await command('digest list')).text).toContain(`#${id}`);
+    expect((await command('digest add welcome daily 09:00 days=14 days=7')).text).toContain('days is given more than once');
+    expect((await command(`digest remove #${id}`)).text).toContain('removed digest');
+  });
+});

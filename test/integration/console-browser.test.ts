@@ -13,7 +13,7 @@ import type { RunningApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { startLocalServer } from '../../src/local-server.js';
 import { createLogger } from '../../src/logger.js';
-import { openTestDb, type TestDb } from '../support/test-db.js';
+import { eventLines, openTestDb, type TestDb } from '../support/test-db.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const fixtures = fileURLToPath(new URL('../../../shared/fixtures/worked-examples/', import.meta.url));
@@ -190,6 +190,16 @@ describe.skipIf(!hasBrowser)('local console in a browser', () => {
     expect(await page.locator('article.message').filter({ hasText: 'Welcome series' }).count()).toBeGreaterThan(0);
     expect(await page.locator('body').innerText()).not.toMatch(/:white_?check_?mark:/);
     await shot('console-digest.png');
+  });
+
+  it('takes &, < and > as typed (Slack escapes them in what it sends; the console sends them as Slack would)', async () => {
+    // "&amp;" typed is not "&": the name holds both.
+    const journey = { type: 'journey', journey_id: 'tips', name: 'R&amp;D & <tricks>', conversion_event: null, attribution_window_hours: 24, reentry: true, steps: [] };
+    await importEvents(db.db, eventLines([journey]), { source: 'console test' });
+    await send('/journey overview "R&amp;D & <tricks>"');
+    const answer = page.locator('article.message').last();
+    await expect.poll(() => answer.innerText()).toContain('R&amp;D & <tricks>');
+    expect(await answer.innerText()).toContain('Total Entries');
   });
 
   it('made no request outside the app', () => {

@@ -134,6 +134,8 @@ export async function startFakeSlack(options: { userTz?: string } = {}): Promise
         return reply(200, { ok: true, user: { id: args.user, tz: options.userTz ?? 'UTC' } });
       case 'chat.postMessage':
         return answer({ ok: true, channel: args.channel, ts: `1700000000.${String(++seq).padStart(6, '0')}`, message: { text: args.text } });
+      case 'chat.update':
+        return answer({ ok: true, channel: args.channel, ts: args.ts, text: args.text });
       case 'files.getUploadURLExternal': {
         const id = `F${++seq}`;
         return answer({ ok: true, file_id: id, upload_url: `${base}/upload/${id}` });

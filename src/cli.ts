@@ -1,5 +1,6 @@
 // The command line: import events, print reports, stream CSV exports, load demo data.
-import { createWriteStream, existsSync, renameSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, renameSync, statSync, type WriteStream } from 'node:fs';
+import path from 'node:path';
 import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -200,6 +201,8 @@ async function importCommand(args: string[], io: CliIo, openDb: OpenDb): Promise
   if (file === undefined) throw new UsageError('import needs a FILE (or "-" for standard input)');
   if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`);
   if (file !== '-' && !existsSync(file)) throw new UsageError(`no such file: ${file}`);
+  if (file !== '-' && statSync(file).isDirectory()) throw new UsageError(`${file} is a folder: give the NDJSON file in it`);
+  if (values.rejects !== undefined) checkWritableFile(values.rejects, '--rejects');
   const batchSize = values['batch-size'] === undefined ? undefined : Number(values['batch-size']);
   if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize < 1)) {
     throw new UsageError('--batch-size must be a whole number of at least 1');
@@ -224,7 +227,8 @@ async function importCommand(args: string[], io: CliIo, openDb: OpenDb): Promise
   // Rejected lines go to a temporary file renamed into place at the end: a killed import leaves no half file.
   let rejectsOut: WriteStream | undefined;
   const rejectsTemp = values.rejects ? `${values.rejects}.partial` : undefined;
-  if (rejectsTemp) rejectsOut = createWriteStream(rejectsTemp);
+  let rejectsFailed: Error | undefined;
+  if (rejectsTemp) rejectsOut = createWriteStream(rejectsTemp).on('error', (err) => (rejectsFailed ??= err));
   const startedAt = Date.now();
   let lastProgress = startedAt;
   let progressShown = false;
@@ -232,8 +236,10 @@ async function importCommand(args: string[], io: CliIo, openDb: OpenDb): Promise
     source: file === '-' ? 'stdin' : file,
     strict: values.strict ?? false,
     batchSize,
-    onRejected: async (raw) => {
-      if (rejectsOut && !rejectsOut.write(`${raw}\n`)) await once(rejectsOut, 'drain');
+    onRejected: async (raw, _rejection, rawBytes) => {
+      // A line that is not UTF-8 is written as the bytes it had: "unchanged" holds for it too.
+      if (!rejectsOut || rejectsFailed) return;
+      if (!rejectsOut.write(rawBytes ? Buffer.concat([rawBytes, Buffer.from('\n')]) : `${raw}\n`)) await once(rejectsOut, 'drain');
     },
     onProgress: (p) => {
       if (values.json || Date.now() - lastProgress < 1000) return;
@@ -244,9 +250,15 @@ async function importCommand(args: string[], io: CliIo, openDb: OpenDb): Promise
     },
   });
   if (rejectsOut && rejectsTemp && values.rejects) {
-    rejectsOut.end();
-    await once(rejectsOut, 'finish');
-    renameSync(rejectsTemp, values.rejects);
+    if (!rejectsFailed) {
+      rejectsOut.end();
+      await once(rejectsOut, 'finish').catch((err: Error) => (rejectsFailed ??= err));
+    }
+    if (rejectsFailed) {
+      write(io.stderr, `The rejected lines could not be written to ${values.rejects} (${rejectsFailed.message}); the import itself went on.`);
+    } else {
+      renameSync(rejectsTemp, values.rejects);
+    }
   }
   if (io.interactive && progressShown) io.stderr.write('\n');
   if (values.json) {
@@ -290,6 +302,13 @@ function summaryFromJson(json: ImportSummaryJson): ImportSummary {
 }
 
 /** rejectsFile null: the import ran in the app (--url), where no rejects file can be written. */
+/** Refuses an output path whose folder is missing or that is a folder itself, before any work is done. */
+function checkWritableFile(file: string, option: string): void {
+  if (existsSync(file) && statSync(file).isDirectory()) throw new UsageError(`${option}: ${file} is a folder; give a file name (in it, say)`);
+  const folder = path.dirname(path.resolve(file));
+  if (!existsSync(folder) || !statSync(folder).isDirectory()) throw new UsageError(`${option}: the folder ${folder} does not exist; create it first`);
+}
+
 function humanSummary(s: ImportSummary, rejectsFile: string | undefined | null, ms: number): string {
   const n = (x: number) => x.toLocaleString('en-US');
   const lines: string[] = [];
@@ -302,7 +321,13 @@ function humanSummary(s: ImportSummary, rejectsFile: string | undefined | null, 
   }
   for (const r of s.rejections.slice(0, 20)) lines.push(`  line ${r.line}: ${r.reason}`);
   if (s.rejected > 20) lines.push(`  … and ${n(s.rejected - 20)} more rejected line(s)`);
-  if (s.rejected > 0) {
+  if (s.status === 'refused') {
+    // Nothing was imported: the whole file goes again, not only its bad lines.
+    lines.push(
+      `Fix the bad line(s) in the file itself and ${rejectsFile === null ? 'send' : 'import'} the whole file again.` +
+        (rejectsFile ? ` The bad lines are also in ${rejectsFile}, for reference.` : ''),
+    );
+  } else if (s.rejected > 0) {
     lines.push(
       rejectsFile === null
         ? 'Fix the rejected lines in the file and send it again (accepted lines are skipped as duplicates); --json lists the first 100.'
@@ -353,6 +378,7 @@ async function exportCommand(args: string[], io: CliIo, openDb: OpenDb): Promise
   if (kind !== 'step-users' && (values.step !== undefined || values.status !== undefined)) {
     throw new UsageError('--step and --status go with the step-users export only');
   }
+  if (values.out !== undefined) checkWritableFile(values.out, '--out');
   const period = periodFrom(values);
   const db = await openDb();
   const journey = (await loadJourney(db, await resolveJourneyId(db, query)))!;

@@ -25,8 +25,11 @@ export interface ImportOptions {
   strict?: boolean;
   /** Lines per transaction (default 20,000). */
   batchSize?: number;
-  /** Called for every rejected line with the line unchanged, so it can be fixed and imported again. */
-  onRejected?: (rawLine: string, rejection: Rejection) => void | Promise<void>;
+  /**
+   * Called for every rejected line with the line unchanged, so it can be fixed and imported again; a line that is
+   * not UTF-8 comes with its bytes too (rawLine then has U+FFFD in place of the bad ones).
+   */
+  onRejected?: (rawLine: string, rejection: Rejection, rawBytes?: Buffer) => void | Promise<void>;
   onProgress?: (progress: ImportProgress) => void;
   /** How many rejections the summary keeps (all are counted and passed to onRejected). */
   keepRejections?: number;
@@ -57,6 +60,8 @@ interface JourneyInfo {
 interface Line {
   n: number;
   raw: string;
+  /** Set when the line's bytes are not UTF-8 (raw is then only their reading with U+FFFD). */
+  undecodable?: UndecodableLine;
 }
 
 interface PendingEvent extends Line {
@@ -113,7 +118,7 @@ export async function repairDerivedState(db: Db): Promise<void> {
 /** The pools on which an import of this process claims ahead (at most one import per pool does). */
 const poolsClaimingAhead = new WeakSet<object>();
 
-export async function importEvents(db: Db, lines: AsyncIterable<string>, options: ImportOptions): Promise<ImportSummary> {
+export async function importEvents(db: Db, lines: AsyncIterable<InputLine>, options: ImportOptions): Promise<ImportSummary> {
   const [record] = await db
     .insert(imports)
     .values({ source: options.source, strict: options.strict ?? false, status: 'running' })
@@ -243,7 +248,7 @@ class ImportRun {
     if (this.spoolDir) rmSync(this.spoolDir, { recursive: true, force: true });
   }
 
-  async execute(lines: AsyncIterable<string>, inTx: InTransaction): Promise<void> {
+  async execute(lines: AsyncIterable<InputLine>, inTx: InTransaction): Promise<void> {
     try {
       let source: AsyncIterable<Line> = numbered(lines);
       for (;;) {
@@ -296,6 +301,10 @@ class ImportRun {
     if (line.raw.trim() === '') return;
     // Lines read again from the spool were counted in the first pass.
     if (this.pass === 1) this.progress.lines++;
+    if (line.undecodable) {
+      this.progress.rejected++;
+      return this.reportRejection(line, line.undecodable.reason);
+    }
     const parsed = parseEventLine(line.raw);
     if (!parsed.ok) {
       this.progress.rejected++;
@@ -329,7 +338,7 @@ class ImportRun {
     this.reportedRejections++;
     const rejection = { line: line.n, reason };
     if (this.rejections.length < (this.options.keepRejections ?? 1000)) this.rejections.push(rejection);
-    await this.options.onRejected?.(line.raw, rejection);
+    await this.options.onRejected?.(line.raw, rejection, line.undecodable?.bytes);
   }
 
   private async defer(item: PendingEvent): Promise<void> {
@@ -738,11 +747,16 @@ function uniqueBy(pairs: ReadonlyArray<readonly [string, string]>): Array<readon
 }
 
 
-async function* numbered(lines: AsyncIterable<string>): AsyncIterable<Line> {
+async function* numbered(lines: AsyncIterable<InputLine>): AsyncIterable<Line> {
   let n = 0;
-  for await (const raw of lines) {
+  for await (const line of lines) {
     n++;
-    yield { n, raw: n === 1 ? raw.replace(/^\uFEFF/, '') : raw };
+    if (typeof line === 'string') {
+      // A byte order mark starts a UTF-8 file, or each of several files joined with cat: not part of the line.
+      yield { n, raw: line.charCodeAt(0) === 0xfeff ? line.slice(1) : line };
+    } else {
+      yield { n, raw: line.text, undecodable: line };
+    }
   }
 }
 
@@ -753,11 +767,116 @@ async function* readSpool(file: string): AsyncIterable<Line> {
   }
 }
 
+/** A line whose bytes are not UTF-8: rejected, saying where, and passed to onRejected as the bytes it had. */
+export class UndecodableLine {
+  constructor(
+    readonly bytes: Buffer,
+    /** Offset of the first byte that is not UTF-8, from the line's start. */
+    readonly badByteAt: number,
+  ) {}
+
+  /** The line with each bad byte read as U+FFFD: for messages only, never stored. */
+  get text(): string {
+    return this.bytes.toString('utf8');
+  }
+
+  get reason(): string {
+    const byte = this.bytes[this.badByteAt]!.toString(16).toUpperCase().padStart(2, '0');
+    return `not valid UTF-8 (byte 0x${byte} at byte ${this.badByteAt + 1} of the line): save the file as UTF-8`;
+  }
+}
+
+export type InputLine = string | UndecodableLine;
+
 /**
  * Reads a file (or standard input for "-") line by line without holding it in memory. The stream opens
- * only when iteration starts: a readline interface made earlier emits its lines to nobody while we wait.
+ * only when iteration starts.
  */
-export async function* readLines(file: string): AsyncIterable<string> {
-  const input = file === '-' ? process.stdin : createReadStream(file, 'utf8');
-  yield* createInterface({ input, crlfDelay: Infinity });
+export async function* readLines(file: string): AsyncIterable<InputLine> {
+  yield* splitLines(file === '-' ? process.stdin : createReadStream(file));
+}
+
+/**
+ * Lines of UTF-8 bytes: ended by LF (a CR before it is dropped; a CR elsewhere is part of the line, as JSON takes it
+ * for white space). A line that is not UTF-8 comes as an UndecodableLine, where a decoder would put U+FFFD in place of
+ * its bad bytes and two ids that differ only there would be stored as one.
+ */
+export async function* splitLines(chunks: AsyncIterable<Buffer | string>): AsyncIterable<InputLine> {
+  // Bytes of a line not ended yet: kept as the chunks came, so a very long line is joined once.
+  let pending: Buffer[] = [];
+  for await (const piece of chunks) {
+    const chunk = typeof piece === 'string' ? Buffer.from(piece, 'utf8') : piece;
+    const lastLf = chunk.lastIndexOf(0x0a);
+    if (lastLf < 0) {
+      pending.push(chunk);
+      continue;
+    }
+    const whole = pending.length === 0 ? chunk.subarray(0, lastLf + 1) : Buffer.concat([...pending, chunk.subarray(0, lastLf + 1)]);
+    pending = lastLf + 1 < chunk.length ? [chunk.subarray(lastLf + 1)] : [];
+    yield* linesOf(whole);
+  }
+  if (pending.length > 0) yield* linesOf(Buffer.concat(pending));
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** The lines of a block of whole lines (the last may lack its LF): decoded at once, line by line only when it fails. */
+function* linesOf(block: Buffer): Iterable<InputLine> {
+  let text: string | null = null;
+  try {
+    text = utf8.decode(block);
+  } catch {
+    // Some line of the block is not UTF-8: find it, line by line.
+  }
+  if (text !== null) {
+    const lines = text.split('\n');
+    // The block's last LF leaves an empty string after it.
+    if (lines.at(-1) === '') lines.pop();
+    for (const line of lines) yield line.endsWith('\r') ? line.slice(0, -1) : line;
+    return;
+  }
+  let start = 0;
+  while (start < block.length) {
+    const lf = block.indexOf(0x0a, start);
+    const end = lf < 0 ? block.length : lf;
+    const bytes = block.subarray(start, end > start && block[end - 1] === 0x0d ? end - 1 : end);
+    try {
+      yield utf8.decode(bytes);
+    } catch {
+      yield new UndecodableLine(Buffer.from(bytes), firstBadByte(bytes));
+    }
+    start = end + 1;
+  }
+}
+
+/** Offset of the first byte that does not belong to a well-formed UTF-8 sequence (as the WHATWG decoder reads them). */
+export function firstBadByte(bytes: Uint8Array): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i]!;
+    if (b < 0x80) {
+      i++;
+      continue;
+    }
+    let need: number;
+    let lower = 0x80;
+    let upper = 0xbf;
+    if (b >= 0xc2 && b <= 0xdf) need = 1;
+    else if (b >= 0xe0 && b <= 0xef) {
+      need = 2;
+      if (b === 0xe0) lower = 0xa0;
+      if (b === 0xed) upper = 0x9f;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      need = 3;
+      if (b === 0xf0) lower = 0x90;
+      if (b === 0xf4) upper = 0x8f;
+    } else return i;
+    for (let k = 1; k <= need; k++) {
+      const c = bytes[i + k];
+      if (c === undefined) return i;
+      if (c < (k === 1 ? lower : 0x80) || c > (k === 1 ? upper : 0xbf)) return i;
+    }
+    i += need + 1;
+  }
+  return Math.max(0, bytes.length - 1);
 }

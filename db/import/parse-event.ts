@@ -117,6 +117,9 @@ const stepSchema = z.object({
   next: z.array(stepId).default([]),
 });
 
+/** Steps a journey may have: more than a journey canvas holds, well within what one statement stores. */
+export const MAX_JOURNEY_STEPS = 1000;
+
 const journeySchema = z.object({
   type: z.literal('journey'),
   journey_id: journeyId,
@@ -124,7 +127,7 @@ const journeySchema = z.object({
   conversion_event: text(200).nullable(),
   attribution_window_hours: z.number().finite().min(0, 'must be 0 or more'),
   reentry: z.boolean(),
-  steps: z.array(stepSchema),
+  steps: z.array(stepSchema).max(MAX_JOURNEY_STEPS, `must list at most ${MAX_JOURNEY_STEPS.toLocaleString('en-US')} steps`),
 });
 
 const journeyEntrySchema = z.object({
@@ -152,7 +155,8 @@ const messageSchema = z.object({
   entry_id: entryId,
   step_id: stepId,
   status: z.enum(MESSAGE_STATUSES, `must be one of ${MESSAGE_STATUSES.join(', ')}`),
-  platform: text(100).nullish(),
+  // Any string: android, ios and web are told apart, everything else (empty, long, unknown) counts as other.
+  platform: z.string().nullish(),
   reason: z.string().max(500, 'must be at most 500 characters').nullish(),
   at: timestamp,
 });
@@ -255,12 +259,22 @@ function journeyGraphProblem(def: JourneyDef): string | null {
   return null;
 }
 
+/** Why a line is not JSON, and where when the parser says (its "position" counts from 0). */
+function jsonProblem(line: string, err: unknown): string {
+  const message = err instanceof Error ? err.message : '';
+  const at = /at position (\d+)/.exec(message);
+  if (/end of JSON input/.test(message) || (at && Number(at[1]) >= line.length)) return 'not valid JSON (the line ends before the JSON does)';
+  if (at) return `not valid JSON (at character ${Number(at[1]) + 1} of ${line.length})`;
+  if (!line.trimStart().startsWith('{')) return 'not valid JSON (a line is one JSON object, starting with {)';
+  return 'not valid JSON';
+}
+
 export function parseEventLine(line: string): ParseResult {
   let raw: unknown;
   try {
     raw = JSON.parse(line);
-  } catch {
-    return { ok: false, reason: 'not valid JSON' };
+  } catch (err) {
+    return { ok: false, reason: jsonProblem(line, err) };
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return { ok: false, reason: 'not a JSON object' };
@@ -362,7 +376,7 @@ function fastEvent(o: Record<string, unknown>, type: string): Exclude<ImportEven
     case 'message': {
       const { step_id, status, platform, reason } = o;
       if (!isText(step_id, 100) || !STATUSES.has(status)) return null;
-      if (!isNullish(platform) && !isText(platform, 100)) return null;
+      if (!isNullish(platform) && typeof platform !== 'string') return null;
       if (!isNullish(reason) && !(typeof reason === 'string' && reason.length <= 500)) return null;
       return {
         type,

@@ -63,7 +63,9 @@ export function buildOverviewMessage(input: {
   }
 
   const exitsNote =
-    `${formatCount(o.exits_before_first_step)} of the ${formatCount(o.total_exits)} exits left before the first step` +
+    (o.total_exits === 0
+      ? 'No exits'
+      : `${formatCount(o.exits_before_first_step)} of the ${formatCount(o.total_exits)} ${o.total_exits === 1 ? 'exit' : 'exits'} left before the first step`) +
     (hasConversion ? '' : ' · no conversion event set, so every exit counts');
   const fallback =
     `${escapeMrkdwn(report.journey.name)} (${periodLabel}): ${formatCount(o.messages_sent)} messages sent, ` +

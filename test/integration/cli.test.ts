@@ -105,6 +105,48 @@ describe('import', () => {
     expect(JSON.parse((await cli('import', file, '--json')).stdout.trim())).toMatchObject({ accepted: 1, duplicates: 0 });
   });
 
+  it('after a strict refusal, says to import the whole file again (not only its bad lines, which would lose the rest)', async () => {
+    const file = path.join(work, 'strict-advice.ndjson');
+    writeFileSync(file, '{"type":"conversion","event_id":"adv-1","external_id":"s1","event":"purchase","at":"2026-11-01T09:00:00Z"}\n{"type":"nope"}\n');
+    const rejects = path.join(work, 'strict-advice.rejects.ndjson');
+    const res = await cli('import', file, '--strict', '--rejects', rejects);
+    expect(res.code).toBe(1);
+    expect(res.stdout).toContain('Fix the bad line(s) in the file itself and import the whole file again.');
+    expect(res.stdout).toContain(`The bad lines are also in ${rejects}, for reference.`);
+    expect(res.stdout).not.toContain('import that file again');
+  });
+
+  it('writes a rejected line that is not UTF-8 to --rejects as the bytes it had', async () => {
+    const file = path.join(work, 'latin1.ndjson');
+    const bad = Buffer.concat([Buffer.from('{"type":"conversion","event_id":"l1","external_id":"Jos'), Buffer.from([0xe9]), Buffer.from('","event":"purchase","at":"2026-11-01T09:00:00Z"}')]);
+    writeFileSync(file, Buffer.concat([bad, Buffer.from('\n')]));
+    const rejects = path.join(work, 'latin1.rejects.ndjson');
+    const res = await cli('import', file, '--rejects', rejects);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain('line 1: not valid UTF-8 (byte 0xE9 at byte 56 of the line): save the file as UTF-8');
+    expect(readFileSync(rejects)).toEqual(Buffer.concat([bad, Buffer.from('\n')]));
+  });
+
+  it('refuses output paths it cannot write before importing or exporting anything, and a folder given as the file', async () => {
+    const file = path.join(work, 'paths.ndjson');
+    writeFileSync(file, '{"type":"conversion","event_id":"p1","external_id":"s1","event":"purchase","at":"2026-11-01T09:00:00Z"}\n');
+    const missing = await cli('import', file, '--rejects', path.join(work, 'no-such-folder', 'r.ndjson'));
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(`--rejects: the folder ${path.join(work, 'no-such-folder')} does not exist; create it first`);
+    const folder = await cli('import', file, '--rejects', work);
+    expect(folder.code).toBe(2);
+    expect(folder.stderr).toContain(`--rejects: ${work} is a folder`);
+    const asFile = await cli('import', work);
+    expect(asFile.code).toBe(2);
+    expect(asFile.stderr).toContain(`${work} is a folder: give the NDJSON file in it`);
+    const out = await cli('export', 'welcome', 'entries', '--out', path.join(work, 'no-such-folder', 'e.csv'));
+    expect(out.code).toBe(2);
+    expect(out.stderr).toContain('--out: the folder');
+    for (const res of [missing, folder, asFile, out]) expect(res.stderr).not.toMatch(/\n\s+at /);
+    // nothing was imported by the refused runs
+    expect(JSON.parse((await cli('import', file, '--json')).stdout.trim())).toMatchObject({ accepted: 1, duplicates: 0 });
+  });
+
   it('answers usage errors with exit code 2', async () => {
     expect((await cli('import')).code).toBe(2);
     expect((await cli('import', path.join(work, 'missing.ndjson'))).code).toBe(2);

@@ -915,6 +915,46 @@ describe('rejected lines', () => {
   });
 });
 
+describe('bytes that are not UTF-8, and line ends', () => {
+  it('a line that is not UTF-8 is rejected saying where, passed on as its bytes, and no two ids become one', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'utf8-'));
+    try {
+      const file = path.join(dir, 'events.ndjson');
+      const line = (o: ContractLine) => Buffer.from(`${JSON.stringify(o)}\n`);
+      // u-\xff and u-\xfe: read with U+FFFD in place of the bad byte, they were stored as one user "u-\ufffd"
+      const raw1 = Buffer.concat([Buffer.from('{"type":"journey_entry","event_id":"x1","journey_id":"welcome","entry_id":"en-x1","external_id":"u-'), Buffer.from([0xff]), Buffer.from('","at":"2026-11-01T09:00:00Z"}')]);
+      const raw2 = Buffer.concat([Buffer.from('{"type":"journey_entry","event_id":"x2","journey_id":"welcome","entry_id":"en-x2","external_id":"u-'), Buffer.from([0xfe]), Buffer.from('","at":"2026-11-01T09:00:00Z"}')]);
+      writeFileSync(file, Buffer.concat([line(journeyDef()), line(entry('en-1', 'u-1', '2026-11-01T09:00:00Z')), raw1, Buffer.from('\n'), raw2, Buffer.from('\r\n'), line(entry('en-2', 'u-2', '2026-11-01T09:00:00Z'))]));
+      const rejected: Array<{ raw: string; bytes?: Buffer }> = [];
+      const summary = await importEvents(db, readLines(file), { source: file, onRejected: (raw, _r, bytes) => void rejected.push({ raw, bytes }) });
+      expect(summary).toMatchObject({ status: 'completed', accepted: 3, rejected: 2, duplicates: 0 });
+      expect(byLine(summary.rejections)).toEqual([
+        { line: 3, reason: 'not valid UTF-8 (byte 0xFF at byte 100 of the line): save the file as UTF-8' },
+        { line: 4, reason: 'not valid UTF-8 (byte 0xFE at byte 100 of the line): save the file as UTF-8' },
+      ]);
+      expect(rejected.map((r) => r.bytes)).toEqual([raw1, raw2]);
+      expect(await overview()).toMatchObject({ total_entries: 2, entry_users: 2 });
+      expect(await queryRows(db, sql`select external_id from users order by external_id`)).toEqual([{ external_id: 'u-1' }, { external_id: 'u-2' }]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a CR inside a line is JSON white space, not a line end; a byte order mark may start any line (files joined with cat)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'lines-'));
+    try {
+      const file = path.join(dir, 'events.ndjson');
+      const spaced = JSON.stringify(entry('en-2', 'u-2', '2026-11-01T09:00:00Z')).replace(',', ',\r');
+      writeFileSync(file, `\ufeff${JSON.stringify(journeyDef())}\r\n${spaced}\n\ufeff${JSON.stringify(entry('en-3', 'u-3', '2026-11-01T09:00:00Z'))}\nnot json\n`);
+      const summary = await importEvents(db, readLines(file), { source: file });
+      expect(summary).toMatchObject({ lines: 4, accepted: 3, rejected: 1 });
+      expect(summary.rejections).toEqual([{ line: 4, reason: 'not valid JSON (a line is one JSON object, starting with {)' }]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('text is stored exactly as written', () => {
   it('ids, steps and reasons with tabs, line breaks, backslashes and "\\N" reach every table unchanged', async () => {
     // Step entries and messages reach the database by COPY (text format), the rest as JSON: both must keep every character.

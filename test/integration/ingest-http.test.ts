@@ -187,7 +187,7 @@ describe('POST /ingest', () => {
     expect(res.json).toMatchObject({ accepted: 1, rejected: 150 });
     const rejections = res.json.rejections as Array<{ line: number; reason: string }>;
     expect(rejections).toHaveLength(100);
-    expect(rejections[0]).toEqual({ line: 2, reason: 'not valid JSON' });
+    expect(rejections[0]).toEqual({ line: 2, reason: 'not valid JSON (a line is one JSON object, starting with {)' });
     expect(rejections[1]).toMatchObject({ line: 3, reason: expect.stringContaining('missing field') });
     expect(rejections[99]!.line).toBe(101);
   });
@@ -260,7 +260,7 @@ describe('the CLI sends a file to a running app', () => {
     const env = { PGLITE_DIR: '/nonexistent/never/opened' };
     const res = await cli(env, 'import', file, '--url', url(), '--token', TOKEN, '--json');
     expect(res.code).toBe(0);
-    expect(JSON.parse(res.stdout)).toMatchObject({ accepted: 20, rejected: 1, rejections: [{ line: 21, reason: 'not valid JSON' }] });
+    expect(JSON.parse(res.stdout)).toMatchObject({ accepted: 20, rejected: 1, rejections: [{ line: 21, reason: 'not valid JSON (a line is one JSON object, starting with {)' }] });
     const again = await cli({ ...env, INGEST_TOKEN: TOKEN }, 'import', file, '--url', url());
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('0 accepted, 20 duplicates skipped, 1 rejected');

@@ -138,6 +138,18 @@ function step(stepId: string, report = workedExample(), journey = WELCOME, templ
 }
 
 describe('buildOverviewMessage', () => {
+  it.each([
+    { exits: 0, before: 0, said: 'No exits' },
+    { exits: 1, before: 1, said: '1 of the 1 exit left before the first step' },
+    { exits: 5, before: 0, said: '0 of the 5 exits left before the first step' },
+  ])('says $said for $exits exits', ({ exits, before, said }) => {
+    const report = workedExample();
+    report.overview.total_exits = exits;
+    report.overview.exits_before_first_step = before;
+    const lines = renderMessageAsText(overview(report)).split('\n');
+    expect(lines[8]).toBe(said);
+  });
+
   it('shows the worked example as the six cards', () => {
     expect(renderMessageAsText(overview())).toBe(
       [

@@ -321,6 +321,10 @@ describe('message status and platform', () => {
     expect(accepted({ ...message, platform })).toMatchObject({ platform: counted });
   });
 
+  it.each(['', '   ', 'x'.repeat(101), 'x'.repeat(5000)])('any other platform string (%#: empty, blank, long) counts as other: the message is kept', (platform) => {
+    expect(accepted({ ...message, platform })).toMatchObject({ platform: 'other' });
+  });
+
   it('a message without a platform has none', () => {
     expect(accepted(without(message, 'platform'))).toMatchObject({ platform: null });
   });
@@ -395,5 +399,24 @@ describe('journey settings and steps', () => {
     const reason = rejection({ ...journey, steps });
     expect(reason).toContain('"s2"');
     expect(reason).toContain('"s3"');
+  });
+});
+
+describe('lines that are not JSON say why, and where', () => {
+  it.each([
+    { line: '{"type":"conversion",}', reason: 'not valid JSON (at character 22 of 22)' },
+    { line: '{"type":"conversion"', reason: 'not valid JSON (the line ends before the JSON does)' },
+    { line: 'hello', reason: 'not valid JSON (a line is one JSON object, starting with {)' },
+    { line: '{"type":"conversion"} trailing', reason: 'not valid JSON (at character 23 of 30)' },
+  ])('$line', ({ line, reason }) => {
+    expect(rejection(line)).toBe(reason);
+  });
+});
+
+describe("a journey's size", () => {
+  const steps = (n: number) => Array.from({ length: n }, (_, i) => ({ step_id: `s${i}`, name: `Step ${i}`, kind: 'push', next: [] }));
+  it('may have 1,000 steps, not more (a line, not the import, is refused)', () => {
+    expect(accepted({ ...journey, steps: steps(1000) })).toMatchObject({ type: 'journey' });
+    expect(rejection({ ...journey, steps: steps(1001) })).toBe('field "steps" must list at most 1,000 steps');
   });
 });

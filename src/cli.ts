@@ -1,5 +1,5 @@
 // The command line: import events, print reports, stream CSV exports, load demo data.
-import { createWriteStream, existsSync, renameSync, statSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, renameSync, rmSync, statSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import { once } from 'node:events';
 import { Readable } from 'node:stream';
@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { createDb, type DbHandle } from '../db/client.js';
 import { DatabaseLockedError } from '../db/dir-lock.js';
-import { importEvents, readLines, repairDerivedState, type ImportSummary } from '../db/import/import-events.js';
+import { ImportStopped, importEvents, readLines, repairDerivedState, type ImportSummary } from '../db/import/import-events.js';
 import { parseTimestamp } from '../db/import/parse-event.js';
 import {
   EXPORT_KINDS,
@@ -232,23 +232,46 @@ async function importCommand(args: string[], io: CliIo, openDb: OpenDb): Promise
   const startedAt = Date.now();
   let lastProgress = startedAt;
   let progressShown = false;
-  const summary = await importEvents(db, readLines(file), {
-    source: file === '-' ? 'stdin' : file,
-    strict: values.strict ?? false,
-    batchSize,
-    onRejected: async (raw, _rejection, rawBytes) => {
-      // A line that is not UTF-8 is written as the bytes it had: "unchanged" holds for it too.
-      if (!rejectsOut || rejectsFailed) return;
-      if (!rejectsOut.write(rawBytes ? Buffer.concat([rawBytes, Buffer.from('\n')]) : `${raw}\n`)) await once(rejectsOut, 'drain');
-    },
-    onProgress: (p) => {
-      if (values.json || Date.now() - lastProgress < 1000) return;
-      lastProgress = Date.now();
-      progressShown = true;
-      const line = `… ${p.lines.toLocaleString('en-US')} lines: ${p.accepted.toLocaleString('en-US')} accepted, ${p.duplicates.toLocaleString('en-US')} duplicates, ${p.rejected.toLocaleString('en-US')} rejected`;
-      io.stderr.write(io.interactive ? `\r${line}` : `${line}\n`);
-    },
-  });
+  // Ctrl+C or SIGTERM stops before the next line: the batches under way finish, nothing is left half-written and no
+  // temporary file (the deferred lines' spool, the rejects file's .partial) is left behind.
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+  let summary: ImportSummary;
+  try {
+    summary = await importEvents(db, readLines(file), {
+      signal: stop.signal,
+      source: file === '-' ? 'stdin' : file,
+      strict: values.strict ?? false,
+      batchSize,
+      onRejected: async (raw, _rejection, rawBytes) => {
+        // A line that is not UTF-8 is written as the bytes it had: "unchanged" holds for it too.
+        if (!rejectsOut || rejectsFailed) return;
+        if (!rejectsOut.write(rawBytes ? Buffer.concat([rawBytes, Buffer.from('\n')]) : `${raw}\n`)) await once(rejectsOut, 'drain');
+      },
+      onProgress: (p) => {
+        if (values.json || Date.now() - lastProgress < 1000) return;
+        lastProgress = Date.now();
+        progressShown = true;
+        const line = `… ${p.lines.toLocaleString('en-US')} lines: ${p.accepted.toLocaleString('en-US')} accepted, ${p.duplicates.toLocaleString('en-US')} duplicates, ${p.rejected.toLocaleString('en-US')} rejected`;
+        io.stderr.write(io.interactive ? `\r${line}` : `${line}\n`);
+      },
+    });
+  } catch (err) {
+    if (!(err instanceof ImportStopped)) throw err;
+    rejectsOut?.destroy();
+    if (rejectsTemp) rmSync(rejectsTemp, { force: true });
+    if (io.interactive && progressShown) io.stderr.write('\n');
+    write(
+      io.stderr,
+      values.strict
+        ? 'Stopped: nothing was imported (--strict). Run the same command again to import the file.'
+        : 'Stopped: what was imported before is kept, in whole batches. Run the same command again to complete the import (stored lines are skipped as duplicates).',
+    );
+    return 130;
+  } finally {
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+  }
   if (rejectsOut && rejectsTemp && values.rejects) {
     if (!rejectsFailed) {
       rejectsOut.end();

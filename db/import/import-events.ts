@@ -33,6 +33,16 @@ export interface ImportOptions {
   onProgress?: (progress: ImportProgress) => void;
   /** How many rejections the summary keeps (all are counted and passed to onRejected). */
   keepRejections?: number;
+  /**
+   * Stops the import before its next line (SIGINT in the CLI): the batches under way finish, the import is recorded
+   * as failed, its temporary files are removed, and importEvents rejects with ImportStopped.
+   */
+  signal?: AbortSignal;
+}
+
+/** The import was stopped through its signal: what committed before stays, and importing the file again completes it. */
+export class ImportStopped extends Error {
+  override name = 'ImportStopped';
 }
 
 export interface ImportProgress {
@@ -298,6 +308,7 @@ class ImportRun {
    * full batch): most lines cost no promise and no turn of the microtask queue.
    */
   private take(line: Line, inTx: InTransaction): Promise<void> | undefined {
+    if (this.options.signal?.aborted) throw new ImportStopped(`stopped before line ${line.n}`);
     if (line.raw.trim() === '') return;
     // Lines read again from the spool were counted in the first pass.
     if (this.pass === 1) this.progress.lines++;

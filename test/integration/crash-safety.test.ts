@@ -113,6 +113,48 @@ describe('an import killed with SIGKILL at random moments', () => {
   }, 300_000);
 });
 
+describe('SIGINT (Ctrl+C) during a CLI import', () => {
+  it('stops before the next line, keeps whole batches, leaves no temporary file, and the same command completes it', async () => {
+    const target = await freshTarget('sigint');
+    const temp = mkdtempSync(path.join(work, 'tmp-'));
+    const file = path.join(work, 'sigint.ndjson');
+    // An entry of a journey defined only at the end waits in the spool (a temporary file); many conversions after it.
+    const lines = [
+      JSON.stringify({ type: 'journey_entry', event_id: 'late-en', journey_id: 'late', entry_id: 'e1', external_id: 'u1', at: '2026-11-01T09:00:00Z' }),
+      ...Array.from({ length: 150_000 }, (_, i) => JSON.stringify({ type: 'conversion', event_id: `c${i}`, external_id: `u${i % 500}`, event: 'purchase', at: '2026-11-01T10:00:00Z' })),
+      JSON.stringify({ type: 'journey', journey_id: 'late', name: 'Late', conversion_event: 'purchase', attribution_window_hours: 24, reentry: true, steps: [] }),
+    ];
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const rejects = path.join(work, 'sigint.rejects.ndjson');
+    try {
+      const run = runNode('src/cli.ts', ['import', file, '--batch-size', '2000', '--rejects', rejects], { ...target.env, TMPDIR: temp });
+      await run.waitFor(/… [\d,]+ lines/);
+      expect(readdirSync(temp).some((f) => f.startsWith('journey-import-')), 'the spool exists while the import runs').toBe(true);
+      run.child.kill('SIGINT');
+      const { code } = await run.exited;
+      expect(code, run.stderr()).toBe(130);
+      expect(run.stderr()).toContain('Stopped: what was imported before is kept, in whole batches. Run the same command again');
+      expect(run.stderr()).not.toMatch(/\n\s+at /);
+      expect(readdirSync(temp).filter((f) => f.startsWith('journey-import-'))).toEqual([]);
+      expect(existsSync(`${rejects}.partial`)).toBe(false);
+
+      const again = runNode('src/cli.ts', ['import', file, '--json'], { ...target.env, TMPDIR: temp });
+      expect((await again.exited).code, again.stderr()).toBe(0);
+      const summary = JSON.parse(again.stdout().trim().split('\n').at(-1)!) as { accepted: number; duplicates: number; rejected: number };
+      expect(summary.rejected).toBe(0);
+      expect(summary.duplicates).toBeGreaterThan(0);
+      const handle = await target.open();
+      try {
+        expect(await tableCounts(handle.db)).toMatchObject({ conversions: 150_000, entries: 1, event_ids: 150_001 });
+      } finally {
+        await handle.close();
+      }
+    } finally {
+      await target.dispose();
+    }
+  }, 180_000);
+});
+
 describe('SIGTERM', () => {
   it('during an ingest: no new connections, the import finishes and is answered, the database closes, exit 0', async () => {
     const target = await freshTarget('sigterm');

@@ -44,6 +44,8 @@ export interface AnsweredCommand {
   answer: CommandAnswer;
   /** The error behind an error answer, for the log (never shown to the asker). */
   error?: unknown;
+  /** The answer says what was wrong instead of answering (a usage error, an unknown journey, a failure). */
+  refused?: true;
 }
 
 /** Answers any text: a domain error becomes a short answer to the asker, never an exception. */
@@ -52,6 +54,6 @@ export async function answerJourneyCommand(deps: CommandDeps, asker: Asker, text
     return { answer: await dispatchJourneyCommand(deps, asker, text) };
   } catch (err) {
     const { answer, expected } = answerForError(err);
-    return expected ? { answer } : { answer, error: err };
+    return expected ? { answer, refused: true } : { answer, error: err, refused: true };
   }
 }

@@ -201,8 +201,40 @@ async function attempt(
   }
 }
 
-function describeError(err: unknown): string {
+/** Why a post failed, for the run's record and the CLI: Slack's error code, or why Slack could not be reached. */
+export function describeError(err: unknown): string {
   const code = (err as { data?: { error?: string } } | null)?.data?.error;
   const text = err instanceof Error ? err.message : String(err);
-  return code && !text.includes(code) ? `${code}: ${text}` : text;
+  const said = code && !text.includes(code) ? `${code}: ${text}` : text;
+  // "A request error occurred: fetch failed" hides its reason in the causes (@slack/web-api's `original`, fetch's `cause`).
+  const root = rootCause(err);
+  if (root === null) return said;
+  const reached = 'Slack could not be reached; check the network, and SLACK_API_URL if it is set';
+  if (typeof root.code === 'string' && /^E[A-Z_]+$/.test(root.code)) {
+    const where = root.address ? ` ${root.address}${root.port ? `:${root.port}` : ''}` : root.hostname ? ` ${root.hostname}` : '';
+    return `${said} (${root.code}${where}): ${reached}`;
+  }
+  return root.message && !said.includes(root.message) ? `${said} (${root.message}): ${reached}` : said;
+}
+
+interface Cause {
+  code?: unknown;
+  message?: string;
+  cause?: unknown;
+  original?: unknown;
+  address?: string;
+  port?: number;
+  hostname?: string;
+}
+
+/** The innermost error under a Web API request error (its `original`, then each `cause`), or null if it has none. */
+function rootCause(err: unknown): Cause | null {
+  let at = err as Cause | null;
+  let found: Cause | null = null;
+  for (let depth = 0; depth < 6 && at !== null && typeof at === 'object'; depth++) {
+    const next = (at.original ?? at.cause) as Cause | undefined;
+    if (next === undefined || next === null || typeof next !== 'object') break;
+    found = at = next;
+  }
+  return found;
 }

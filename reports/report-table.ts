@@ -23,6 +23,13 @@ function stepDetail(s: StepReport): string {
     .join('; ');
 }
 
+/** As the Slack overview says it: n/a with the reason when there is no rate. */
+function conversionRate(o: JourneyReport['overview']): string {
+  if (o.converted_users === null) return 'n/a (no conversion event set)';
+  if (o.conversion_rate === null) return 'n/a (no users entered)';
+  return `${percent(o.conversion_rate)} (${count(o.converted_users)} of ${count(o.entry_users)} users)`;
+}
+
 export function renderReportTable(report: JourneyReport): string {
   const o = report.overview;
   const period =
@@ -33,7 +40,7 @@ export function renderReportTable(report: JourneyReport): string {
     ['Messages Sent', count(o.messages_sent)],
     ['Total Entries', count(o.total_entries)],
     ['Entry Users', count(o.entry_users)],
-    ['Conversion Rate', `${percent(o.conversion_rate)} (${count(o.converted_users)} of ${count(o.entry_users)} users)`],
+    ['Conversion Rate', conversionRate(o)],
     ['Total Converted Users', count(o.converted_users)],
     ['Total Conversion Events', count(o.conversion_events)],
     ['Total Exits', count(o.total_exits)],

@@ -31,6 +31,9 @@ import { DIGEST_USAGE, DigestCliUsageError, digestCli } from './digest-cli.js';
 import { importSummaryJson, type ImportSummaryJson } from './import-summary.js';
 import { IngestRequestError, sendToIngest } from './ingest-client.js';
 import { previewCommand } from './preview.js';
+import { nothingToExport } from '../commands/export.js';
+import { renderMessageAsText } from '../reports/blocks/render-text.js';
+import { formatPeriodLabel } from '../reports/format.js';
 
 export interface CliIo {
   stdout: NodeJS.WritableStream;
@@ -162,18 +165,17 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         throw new UsageError(`unknown command "${command}"`);
     }
   } catch (err) {
-    if (err instanceof UsageError || err instanceof DigestCliUsageError) {
+    // Arguments that name nothing valid (an export without its step, a schedule or zone that is not one): usage errors.
+    if (err instanceof UsageError || err instanceof DigestCliUsageError || err instanceof ExportRequestError || err instanceof ScheduleError) {
       write(io.stderr, `${err.message}\n\n${usageOf(command)}`);
       return 2;
     }
     if (
       err instanceof UnknownJourneyError ||
       err instanceof AmbiguousJourneyError ||
-      err instanceof ExportRequestError ||
       err instanceof ConfigError ||
       err instanceof DatabaseLockedError ||
-      err instanceof IngestRequestError ||
-      err instanceof ScheduleError
+      err instanceof IngestRequestError
     ) {
       write(io.stderr, err.message);
       return 1;
@@ -414,15 +416,22 @@ async function exportCommand(args: string[], io: CliIo, openDb: OpenDb): Promise
   };
   const rows = await countExportRows(db, req);
   if (rows === 0) {
-    write(io.stderr, `nothing to export: ${kind} of ${journey.journeyId} is 0 for this period`);
+    // The words of the Slack answer (a journey without a conversion event has no conversions, not 0).
+    write(io.stderr, renderMessageAsText(nothingToExport(req, formatPeriodLabel(period, 'UTC'))).trimEnd());
     return 0;
   }
   // pipeline() waits while the output drains and, when either side fails, closes the file and ends the export.
   const csv = Readable.from(exportCsvBytes(db, req));
   if (values.out) {
     const temp = `${values.out}.partial`;
-    await pipeline(csv, createWriteStream(temp));
-    renameSync(temp, values.out);
+    try {
+      await pipeline(csv, createWriteStream(temp));
+      renameSync(temp, values.out);
+    } catch (err) {
+      // Never a half CSV of External IDs left beside the file asked for.
+      rmSync(temp, { force: true });
+      throw err;
+    }
     write(io.stderr, `Wrote ${rows.toLocaleString('en-US')} rows to ${values.out}`);
   } else {
     // Standard output stays open for whatever the process writes after.
@@ -492,14 +501,15 @@ async function slashCommand(args: string[], io: CliIo, openDb: OpenDb): Promise<
   if (!isValidTimeZone(tz)) throw new UsageError(`--tz: "${tz}" is not an IANA time zone (like Europe/Istanbul or UTC)`);
   const db = await openDb();
   const config = loadConfig(io.env);
-  const { error } = await previewCommand({ db, now: io.now, campaignReportUrl: config.CAMPAIGN_REPORT_URL }, text, {
+  const { error, refused } = await previewCommand({ db, now: io.now, campaignReportUrl: config.CAMPAIGN_REPORT_URL }, text, {
     tz,
     write: async (chunk) => {
       if (!io.stdout.write(chunk)) await once(io.stdout, 'drain');
     },
   });
   if (error) write(io.stderr, `(the answer above stands for an error: ${(error as Error).message ?? String(error)})`);
-  return error ? 1 : 0;
+  // An answer that says what was wrong (an unknown journey, a bad period) is a refusal, as with report and export.
+  return refused ? 1 : 0;
 }
 
 const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;

@@ -1,6 +1,7 @@
 // The environment, parsed once at start-up by one zod schema; nothing else reads process.env.
 import { z } from 'zod';
 import type { DbConfig } from '../db/client.js';
+import { isValidTimeZone } from '../reports/periods.js';
 
 const list = z
   .string()
@@ -11,6 +12,8 @@ const optionalText = z
   .string()
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const isHttpUrl = (v: string) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol);
 
 const url = (what: string) =>
   optionalText.refine((v) => v === undefined || URL.canParse(v), `must be a URL (${what})`);
@@ -28,7 +31,12 @@ export const envSchema = z.object({
   SLACK_API_URL: url('base URL of the Slack Web API, ending in /api/').describe(
     'Another base URL for the Slack Web API (a proxy, or a fake in tests).',
   ),
-  CAMPAIGN_REPORT_URL: optionalText.describe(
+  CAMPAIGN_REPORT_URL: optionalText
+    .refine(
+      (v) => v === undefined || (v.includes('{campaign_id}') && isHttpUrl(v.replace(/\{(campaign_id|journey_id|step_id)\}/g, 'x'))),
+      'must be an http(s) URL template holding {campaign_id}, like https://dash.example.com/campaigns/{campaign_id}',
+    )
+    .describe(
     'URL template of a campaign report page, with {campaign_id} (and optionally {journey_id}, {step_id}). Unset: no Report buttons.',
   ),
   EXPORT_ALLOWED_USERS: list.describe('Slack user ids allowed to export (comma-separated). Empty: everyone.'),
@@ -63,13 +71,17 @@ export const envSchema = z.object({
   QUICKCHART_URL: z
     .string()
     .default('https://quickchart.io')
-    .refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), 'must be an http(s) URL (a QuickChart service)')
+    .refine(isHttpUrl, 'must be an http(s) URL (a QuickChart service)')
     .describe('QuickChart service that draws digest charts (the public one, or a self-hosted one).'),
   DIGEST_SCHEDULER: z
     .enum(['on', 'off'])
     .default('on')
     .describe('"on": the Slack app posts due digests every minute; "off": leave it to `npm run cli -- digest run-due` from an external scheduler.'),
-  DEFAULT_TZ: z.string().default('UTC').describe('Time zone when a Slack user has none (IANA name).'),
+  DEFAULT_TZ: z
+    .string()
+    .default('UTC')
+    .refine(isValidTimeZone, 'must be an IANA time zone, like UTC or Europe/Istanbul')
+    .describe('Time zone when a Slack user has none (IANA name).'),
   CONSOLE_TOKEN: optionalText.describe(
     'Token the local console page must send; required when HOST is not a loopback address.',
   ),

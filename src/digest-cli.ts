@@ -48,6 +48,10 @@ function parse<T extends NonNullable<Parameters<typeof parseArgs>[0]>['options']
 
 export async function digestCli(args: string[], io: DigestCliIo, openDb: () => Promise<Db>): Promise<number> {
   const [action, ...rest] = args;
+  if (action === 'help' || action === '--help' || action === '-h' || rest.includes('--help') || rest.includes('-h')) {
+    write(io.stdout, `Usage: npm run cli -- digest …\n${DIGEST_USAGE}`);
+    return 0;
+  }
   switch (action) {
     case 'add':
       return addCommand(rest, io, openDb);
@@ -74,6 +78,9 @@ async function addCommand(args: string[], io: DigestCliIo, openDb: () => Promise
   });
   if (positionals.length > 0) throw new DigestCliUsageError(`unexpected argument "${positionals[0]}"`);
   if (!values.channel || !values.journey || !values.schedule) throw new DigestCliUsageError('digest add needs --channel, --journey and --schedule');
+  if (!/^[A-Z0-9_]+$/i.test(values.channel)) {
+    throw new DigestCliUsageError(`--channel "${values.channel}" is not a Slack channel id: give one like C0123ABCD (in Slack, the channel's details show it at the bottom)`);
+  }
   const config = loadConfig(io.env);
   let options;
   try {

@@ -215,7 +215,7 @@ describe('report and export', () => {
     const out = path.join(work, 'none.csv');
     const res = await cli('export', 'welcome', 'step-users', '--step', 's3', '--status', 'failed', '--out', out);
     expect(res.code).toBe(0);
-    expect(res.stderr).toContain('nothing to export');
+    expect(res.stderr).toContain('Nothing to export: failed users of step s3 of Welcome series (welcome) is 0 for all time.');
     expect(existsSync(out)).toBe(false);
   });
 
@@ -225,9 +225,9 @@ describe('report and export', () => {
     expect(res.stderr).toContain('welcome');
   });
 
-  it('explains a step-users export without a step or with an unknown one', async () => {
+  it('explains a step-users export without a step (a usage error) or with an unknown one', async () => {
     const noStep = await cli('export', 'welcome', 'step-users', '--status', 'failed');
-    expect(noStep.code).toBe(1);
+    expect(noStep.code).toBe(2);
     expect(noStep.stderr).toContain('needs a step');
     const unknown = await cli('export', 'welcome', 'step-users', '--step', 's9', '--status', 'failed');
     expect(unknown.stderr).toContain('"s9" is not a step of welcome');
@@ -312,4 +312,76 @@ describe('the README', () => {
       await ownDb?.close();
     }
   }, 120_000);
+});
+
+describe('answers that say what was wrong, with the documented exit codes', () => {
+  let own: Record<string, string>;
+  let ownDb: TestDb | undefined;
+  const run = (...args: string[]) => runCliCaptured(args, own, new Date('2026-11-08T12:00:00Z'));
+
+  beforeAll(async () => {
+    ownDb = testDatabaseUrl ? await openTestDb() : undefined;
+    own = ownDb ? ownDb.env : { PGLITE_DIR: path.join(work, 'answers-db') };
+    const noconv = path.join(work, 'noconv.ndjson');
+    writeFileSync(
+      noconv,
+      [
+        { type: 'journey', journey_id: 'noconv', name: 'No conversions', conversion_event: null, attribution_window_hours: 24, reentry: true, steps: [] },
+        { type: 'journey_entry', event_id: 'nc-1', journey_id: 'noconv', entry_id: 'e1', external_id: 'u1', at: '2026-11-01T09:00:00Z' },
+      ].map((o) => JSON.stringify(o)).join('\n'),
+    );
+    expect((await run('import', path.join(fixtures, 'events.ndjson'))).code).toBe(0);
+    expect((await run('import', noconv)).code).toBe(0);
+  });
+
+  afterAll(async () => {
+    await ownDb?.close();
+  });
+
+  it('slash previews a command that changes settings without saving it, and says so', async () => {
+    const added = await run('slash', 'digest add welcome daily 09:00');
+    expect(added.code).toBe(0);
+    expect(added.stdout).toContain("(a preview: nothing was saved; in Slack this command changes the app's settings)");
+    const thresholds = await run('slash', 'thresholds welcome drop=30');
+    expect(thresholds.stdout).toContain('nothing was saved');
+    expect((await run('digest', 'list')).stdout).toContain('No digests yet');
+    expect((await run('slash', 'thresholds welcome')).stdout).not.toContain('drop 30');
+    // a command that only reads says nothing of the kind
+    expect((await run('slash', 'overview welcome')).stdout).not.toContain('nothing was saved');
+  });
+
+  it('slash exits 1 when its answer is a refusal, as report does', async () => {
+    const unknown = await run('slash', 'overview nope');
+    expect(unknown.code).toBe(1);
+    expect(unknown.stdout).toContain('(only visible to you)');
+    expect((await run('slash', 'overview welcome last-week')).code).toBe(1);
+    expect((await run('slash', 'overview welcome')).code).toBe(0);
+  });
+
+  it('exits 2 for an export or a schedule that names nothing valid', async () => {
+    expect((await run('export', 'welcome', 'step-users')).code).toBe(2);
+    expect((await run('export', 'welcome', 'step-users', '--step', 's1')).code).toBe(2);
+    expect((await run('digest', 'add', '--channel', 'C0123', '--journey', 'welcome', '--schedule', 'daily 25:00')).code).toBe(2);
+    expect((await run('digest', 'add', '--channel', 'C0123', '--journey', 'welcome', '--schedule', 'daily 09:00', '--tz', 'Foo/Bar')).code).toBe(2);
+    const blank = await run('digest', 'add', '--channel', ' ', '--journey', 'welcome', '--schedule', 'daily 09:00');
+    expect(blank.code).toBe(2);
+    expect(blank.stderr).toContain('is not a Slack channel id: give one like C0123ABCD');
+  });
+
+  it('digest --help prints the digest usage, as every other command does', async () => {
+    for (const args of [['digest', '--help'], ['digest', 'add', '--help'], ['digest', 'help']]) {
+      const res = await run(...args);
+      expect(res.code, args.join(' ')).toBe(0);
+      expect(res.stdout).toContain('digest add --channel C --journey');
+    }
+  });
+
+  it('says a journey without a conversion event has no conversion rate and nothing to export, not 0', async () => {
+    expect((await run('report', 'noconv')).stdout).toMatch(/Conversion Rate\s+n\/a \(no conversion event set\)/);
+    const empty = await run('export', 'noconv', 'converted-users');
+    expect(empty.code).toBe(0);
+    expect(empty.stderr).toContain('Nothing to export: converted users of No conversions (noconv). The journey has no conversion event');
+    const period = await run('export', 'welcome', 'exits', '--from', '2026-10-01', '--to', '2026-10-02');
+    expect(period.stderr).toContain('Nothing to export: exits of Welcome series (welcome) is 0 for 1 Oct 2026 (UTC).');
+  });
 });

@@ -69,11 +69,11 @@ describe('digest subscriptions from the CLI', () => {
     ]);
   });
 
-  it('refuses a bad schedule, time zone or journey with a message and exit 1, and bad arguments with exit 2', async () => {
+  it('refuses a bad schedule or time zone with a message and exit 2 (usage), an unknown journey with exit 1', async () => {
     const schedule = await cli(['digest', 'add', '--channel', 'C', '--journey', 'welcome', '--schedule', 'daily 25:00']);
-    expect(schedule).toMatchObject({ code: 1, stderr: expect.stringContaining('"25:00" is not a time of day') });
+    expect(schedule).toMatchObject({ code: 2, stderr: expect.stringContaining('"25:00" is not a time of day') });
     const zone = await cli(['digest', 'add', '--channel', 'C', '--journey', 'welcome', '--schedule', 'daily 09:00', '--tz', 'Mars/Base']);
-    expect(zone).toMatchObject({ code: 1, stderr: expect.stringContaining('"Mars/Base" is not an IANA time zone') });
+    expect(zone).toMatchObject({ code: 2, stderr: expect.stringContaining('"Mars/Base" is not an IANA time zone') });
     const journey = await cli(['digest', 'add', '--channel', 'C', '--journey', 'wellcome', '--schedule', 'daily 09:00']);
     expect(journey).toMatchObject({ code: 1, stderr: expect.stringContaining('welcome') });
     expect((await cli(['digest', 'add', '--channel', 'C'])).code).toBe(2);

@@ -154,10 +154,6 @@ async function deliverExport(deps: DeliveryDeps, to: Delivery, answer: Extract<C
     deps.log.info(`export ${uploaded.filename} (${rows} rows, ${uploaded.bytes} bytes${uploaded.gzipped ? ', gzipped' : ''}) to ${to.channelId}`);
   } catch (err) {
     await audit('failed', null).catch(() => {});
-    if (slackError(err) === 'not_in_channel' || slackError(err) === 'channel_not_found') {
-      await reply(to.respond, buildErrorMessage(NOT_IN_CHANNEL), 'ephemeral');
-      return;
-    }
     if (posted) {
       // The post said the CSV is in its thread: it is not, so the post says so instead.
       await to.client.chat
@@ -171,6 +167,12 @@ async function deliverExport(deps: DeliveryDeps, to: Delivery, answer: Extract<C
           ],
         })
         .catch((updateErr: unknown) => deps.log.error('could not mark a failed export post', updateErr));
+    }
+    if (slackError(err) === 'not_in_channel' || slackError(err) === 'channel_not_found') {
+      // Posting may work where sharing a file does not (chat:write.public reaches channels the app is not in).
+      deps.log.info(`export not shared: the app is not in ${to.channelId}`);
+      await reply(to.respond, buildErrorMessage(posted ? `The CSV could not be shared in this channel. ${NOT_IN_CHANNEL}` : NOT_IN_CHANNEL), 'ephemeral');
+      return;
     }
     if (err instanceof UploadError) {
       deps.log.error(`export upload to ${to.channelId} failed`, err);

@@ -24,7 +24,10 @@ export function isUnavailable(err: unknown): boolean {
   if (isSlackApiError(err)) return false;
   const code = (err as { code?: unknown } | null)?.code;
   const cause = (err as { cause?: unknown } | null)?.cause;
-  if (typeof code === 'string' && (/^(ECONN|ETIMEDOUT|ENOTFOUND|EPIPE|EAI_AGAIN)/.test(code) || /^(08|57P0|53)/.test(code))) return true;
+  // SQLSTATE: connection exceptions (08), shutdown (57P0x), resources (53), the database gone (3D000) or refusing
+  // connections (55000 "not currently accepting connections"), and the role refused (28xxx).
+  if (typeof code === 'string' && (/^(ECONN|ETIMEDOUT|ENOTFOUND|EPIPE|EAI_AGAIN)/.test(code) || /^(08|57P0|53|28|3D000)/.test(code))) return true;
+  if (code === '55000' && /not currently accepting connections/i.test(err instanceof Error ? err.message : '')) return true;
   const message = err instanceof Error ? err.message : '';
   if (/Connection terminated|connection (refused|closed)|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(message)) return true;
   return cause !== undefined && cause !== err && isUnavailable(cause);

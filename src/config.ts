@@ -100,7 +100,9 @@ export class ConfigError extends Error {
  * the CLI only posts (digest run-due needs the bot token alone) and leaves them out.
  */
 export function loadConfig(env: Record<string, string | undefined>, options: { app?: boolean } = {}): Config {
-  const parsed = envSchema.safeParse(env);
+  // A variable set to nothing is unset, whatever its type: `EXPORT_RATE_LIMIT=` read as 0 turned the limit off.
+  const given = Object.fromEntries(Object.entries(env).filter(([, value]) => value === undefined || value.trim() !== ''));
+  const parsed = envSchema.safeParse(given);
   if (parsed.success) {
     const config = parsed.data;
     if (options.app && config.SLACK_BOT_TOKEN && !config.SLACK_SIGNING_SECRET && !config.SLACK_APP_TOKEN) {

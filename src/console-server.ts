@@ -146,11 +146,12 @@ export function consoleRouter(options: ConsoleOptions): express.Router {
   router.use('/console', express.static(fileURLToPath(new URL('./console/', import.meta.url)), { index: 'index.html' }));
 
   // The stand-in for Slack's Web API (form-encoded, like the real one).
-  router.post('/console/slack-api/:secret/:method', express.urlencoded({ extended: false, limit: '5mb' }), express.json({ limit: '5mb' }), (req, res) => {
-    if (req.params.secret !== internalSecret) {
-      res.status(403).json({ ok: false, error: 'not_allowed' });
-      return;
-    }
+  // The secret is checked before the body is read: nobody else gets as far as a body parser's errors.
+  const ownClientsOnly: express.RequestHandler = (req, res, next) => {
+    if (req.params.secret === internalSecret) return next();
+    res.status(403).json({ ok: false, error: 'not_allowed' });
+  };
+  router.post('/console/slack-api/:secret/:method', ownClientsOnly, express.urlencoded({ extended: false, limit: '5mb' }), express.json({ limit: '5mb' }), (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     switch (req.params.method) {
       case 'chat.postMessage': {
@@ -272,6 +273,16 @@ export function consoleRouter(options: ConsoleOptions): express.Router {
     res.json({ messages: channel.messages });
   });
   router.use('/console/api', api);
+  // Errors as JSON, never Express's HTML page with a stack trace: a body that is not JSON says so, the rest is logged.
+  router.use('/console', ((err, _req, res, _next) => {
+    const status = (err as { status?: unknown }).status;
+    if ((err as { type?: unknown }).type === 'entity.parse.failed') {
+      res.status(400).json({ error: 'The request body is not valid JSON.' });
+      return;
+    }
+    options.deps.log.error('console request failed', err);
+    res.status(typeof status === 'number' && status >= 400 && status < 500 ? status : 500).json({ error: 'The console could not answer; the app log has the details.' });
+  }) as express.ErrorRequestHandler);
   return router;
 }
 

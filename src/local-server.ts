@@ -4,7 +4,7 @@ import type { Db } from '../db/client.js';
 import type { RunningApp } from './app.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
-import { consoleAccess, consoleRouter } from './console-server.js';
+import { consoleAccess, consoleRouter, consoleTokenGuard } from './console-server.js';
 import { createInFlight, type InFlight } from './in-flight.js';
 import { listen } from './listen.js';
 import { ingestSettings, opsRoutes } from './ops-routes.js';
@@ -26,7 +26,8 @@ export async function startLocalServer(options: { config: Config; db: Db; now: (
   opsRoutes(ops, { db, log, inFlight, ...ingestSettings(config) });
   web.use(ops);
   // GET /preview?command=overview%20welcome&tz=Europe/Istanbul — the answer the app would post, as text.
-  web.get('/preview', async (req, res) => {
+  // Behind the console's token: it answers every command, exports (External IDs) included.
+  web.get('/preview', consoleTokenGuard(config.CONSOLE_TOKEN), async (req, res) => {
     const command = typeof req.query.command === 'string' ? req.query.command : 'help';
     const tz = typeof req.query.tz === 'string' ? req.query.tz : config.DEFAULT_TZ;
     res.type('text/plain; charset=utf-8');
@@ -57,8 +58,11 @@ export async function startLocalServer(options: { config: Config; db: Db; now: (
   const server = await listen(web, config.PORT, host);
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
-  selfUrl = `http://127.0.0.1:${port}`;
   const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  // The in-process Web API stand-in is called where the server listens: on ::1 or a LAN address, not 127.0.0.1.
+  const literal = typeof address === 'object' && address ? address.address : shown;
+  const selfHost = literal === '0.0.0.0' ? '127.0.0.1' : literal === '::' ? '::1' : literal;
+  selfUrl = `http://${selfHost.includes(':') ? `[${selfHost}]` : selfHost}:${port}`;
   log.info(`Local console: http://${shown.includes(':') ? `[${shown}]` : shown}:${port}/console/ (Ctrl+C stops)`);
   const stop = async () => {
     // Stopping from the first moment: an upload still waiting for its turn is answered 503. Then refuses new

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { WebClient } from '@slack/web-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportButtonListener, journeyCommandListener, stepsButtonListener, type SlackDeps } from '../../commands/index.js';
-import { SLACK_TEXT, UNAVAILABLE_TEXT, SLOW_TEXT } from '../../commands/error-answers.js';
+import { isUnavailable, SLACK_TEXT, UNAVAILABLE_TEXT, SLOW_TEXT } from '../../commands/error-answers.js';
 import { createTimeZoneLookup } from '../../commands/user-time-zone.js';
 import { sql } from 'drizzle-orm';
 import { queryRows } from '../../db/client.js';
@@ -359,20 +359,40 @@ describe('exports and digests: what the asker and the channel are told', () => {
     expect(await filenames('export welcome entries')).toEqual(['welcome-entries-all-time.csv']);
   });
 
-  it('marks the export post as failed when the upload fails, and tells the asker why', async () => {
+  it.each([
+    {
+      how: 'the upload fails',
+      fail: () => slack.fail('upload', 1, { status: 400 }),
+      user: 'U_UPLOAD',
+      said: 'The CSV could not be uploaded to Slack (the upload: file upload failed with HTTP 400). Nothing was shared',
+    },
+    {
+      how: 'Slack will not share the file in the channel (not_in_channel)',
+      fail: () => slack.fail('files.completeUploadExternal', 1, { error: 'not_in_channel' }),
+      user: 'U_NOTIN',
+      said: 'The CSV could not be shared in this channel. I can’t post in this channel yet. Invite me',
+    },
+  ])('marks the export post as failed when $how, and tells the asker why', async ({ fail, user, said }) => {
     const before = slack.calls.length;
-    slack.fail('upload', 1, { status: 400 });
-    const res = await command('export welcome entries', depsWith(), 'U_UPLOAD');
+    fail();
+    const res = await command('export welcome entries', depsWith(), user);
     const calls = slack.calls.slice(before);
     const parent = calls.find((c) => c.method === 'chat.postMessage')!;
     const update = calls.find((c) => c.method === 'chat.update')!;
     expect(update.args.ts).toBe(parent.result?.ts);
     expect(JSON.stringify(update.args.blocks)).toContain('*Export failed:* entries of Welcome series (welcome)');
     expect(JSON.stringify(update.args.blocks)).toContain('the CSV could not be uploaded; ask for it again');
-    expect(calls.some((c) => c.method === 'files.completeUploadExternal')).toBe(false);
     expect(res.responses[0]!.response_type).toBe('ephemeral');
-    expect(res.text).toContain('The CSV could not be uploaded to Slack (the upload: file upload failed with HTTP 400). Nothing was shared');
-    expect(await auditRows('U_UPLOAD')).toEqual([{ outcome: 'failed', rows: null }]);
+    expect(res.text).toContain(said);
+    expect(await auditRows(user)).toEqual([{ outcome: 'failed', rows: null }]);
+  });
+
+  it.each([
+    { code: '3D000', message: 'database "analytics" does not exist' },
+    { code: '55000', message: 'database "analytics" is not currently accepting connections' },
+    { code: '28P01', message: 'password authentication failed for user "app"' },
+  ])('answers "try again" for a database that refuses connections ($code)', ({ code, message }) => {
+    expect(isUnavailable(Object.assign(new Error(message), { code }))).toBe(true);
   });
 
   it('blames Slack, not the database, when Slack cannot be reached', async () => {

@@ -23,6 +23,11 @@ describe('loadConfig', () => {
     expect(refusal(env)).toMatch(said);
   });
 
+  it('reads a variable set to nothing as unset, numbers too (EXPORT_RATE_LIMIT= was 0: no limit)', () => {
+    const config = loadConfig({ EXPORT_RATE_LIMIT: '', PORT: ' ', EXPORT_GZIP_BYTES: '', INGEST_MAX_BYTES: '', DEFAULT_TZ: '' });
+    expect(config).toMatchObject({ EXPORT_RATE_LIMIT: 10, PORT: 3000, EXPORT_GZIP_BYTES: 5 * 1024 * 1024, INGEST_MAX_BYTES: 20 * 1024 * 1024, DEFAULT_TZ: 'UTC' });
+  });
+
   it('takes a zone, and a report URL template with its placeholders', () => {
     const config = loadConfig({ DEFAULT_TZ: 'Asia/Kolkata', CAMPAIGN_REPORT_URL: 'https://dash.example.com/c/{campaign_id}?j={journey_id}&s={step_id}' });
     expect(config.DEFAULT_TZ).toBe('Asia/Kolkata');

@@ -1,7 +1,7 @@
 // Registers the /journey command and the buttons' actions on a Bolt app. Listeners ack first, then work.
 import type { App, BlockAction, ButtonAction, RespondFn } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
-import { ACTION_ID_PATTERNS, decodeActionValue, periodOfActionValue } from '../reports/blocks/actions.js';
+import { ACTION_ID_PATTERNS, ACTION_IDS, decodeActionValue, periodOfActionValue } from '../reports/blocks/actions.js';
 import { buildErrorMessage } from '../reports/blocks/notice-blocks.js';
 import { unescapeMrkdwn } from '../reports/format.js';
 import type { CommandAnswer } from './command-types.js';
@@ -18,6 +18,9 @@ export interface SlackDeps extends DeliveryDeps {
   /** An answer not ready by then is replaced by a "try again" answer. */
   answerTimeoutMs: number;
 }
+
+/** Action ids none of the listeners above takes (theirs: ACTION_ID_PATTERNS). */
+const NOT_OURS = new RegExp(`^(?!(?:${Object.values(ACTION_IDS).join('|')})(?::[^:]+)*$)`);
 
 const STALE_BUTTON = 'This button no longer works (it comes from an older answer). Run the command again.';
 
@@ -116,6 +119,11 @@ export function register(app: App, deps: SlackDeps): void {
   app.action<BlockAction<ButtonAction>>({ type: 'block_actions', action_id: ACTION_ID_PATTERNS.export }, exportButtonListener(deps));
   // A link button opens its URL in the browser; Slack still sends the click, which only needs an ack.
   app.action({ type: 'block_actions', action_id: ACTION_ID_PATTERNS.campaignReport }, async ({ ack }) => {
+    await ack();
+  });
+  // Any other action (a button of an older version, an element this app does not know) is acknowledged and left:
+  // unacknowledged, Bolt answers 404 after 3 s and Slack shows the person an error.
+  app.action({ type: 'block_actions', action_id: NOT_OURS }, async ({ ack }) => {
     await ack();
   });
 }

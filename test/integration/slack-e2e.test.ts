@@ -40,6 +40,22 @@ async function post(body: string, headers: Record<string, string>) {
   return { status: res.status, ms: Date.now() - started };
 }
 
+/** A click of one button on the message `messageTs` in C_MARKETING, answered at the response_url `responseId`. */
+function buttonPayload(messageTs: string, responseId: string, button: { action_id: string; value: string }) {
+  return {
+    type: 'block_actions',
+    user: { id: 'U_CLICKER' },
+    api_app_id: 'A_APP',
+    team: { id: 'T_FAKE' },
+    channel: { id: 'C_MARKETING' },
+    container: { type: 'message', message_ts: messageTs, channel_id: 'C_MARKETING' },
+    message: { ts: messageTs, type: 'message', text: 'overview' },
+    response_url: slack.responseUrl(responseId),
+    trigger_id: '1.2.3',
+    actions: [{ type: 'button', block_id: 'b1', action_ts: '1700000001.000', ...button }],
+  };
+}
+
 async function command(text: string, id: string, userId = 'U_ASKER') {
   const signed = signedRequest(SECRET, slashCommandBody({ text, responseUrl: slack.responseUrl(id), userId }));
   return post(signed.body, signed.headers);
@@ -110,26 +126,10 @@ describe('Slack requests', () => {
 
   it('uploads a button export into the thread of the message holding the button', async () => {
     const before = slack.calls.length;
-    const payload = {
-      type: 'block_actions',
-      user: { id: 'U_CLICKER' },
-      api_app_id: 'A_APP',
-      team: { id: 'T_FAKE' },
-      channel: { id: 'C_MARKETING' },
-      container: { type: 'message', message_ts: '1699999999.000100', channel_id: 'C_MARKETING' },
-      message: { ts: '1699999999.000100', type: 'message', text: 'overview' },
-      response_url: slack.responseUrl('button'),
-      trigger_id: '1.2.3',
-      actions: [
-        {
-          type: 'button',
-          action_id: 'journey_export:s1:failed',
-          block_id: 'b1',
-          value: JSON.stringify({ j: 'welcome', from: null, to: null, tz: 'UTC', x: 'step-users', s: 's1', st: 'failed' }),
-          action_ts: '1700000001.000',
-        },
-      ],
-    };
+    const payload = buttonPayload('1699999999.000100', 'button', {
+      action_id: 'journey_export:s1:failed',
+      value: JSON.stringify({ j: 'welcome', from: null, to: null, tz: 'UTC', x: 'step-users', s: 's1', st: 'failed' }),
+    });
     const signed = signedRequest(SECRET, new URLSearchParams({ payload: JSON.stringify(payload) }).toString());
     expect((await post(signed.body, signed.headers)).status).toBe(200);
     const complete = await slack.waitFor(() => slack.calls.slice(before).find((c) => c.method === 'files.completeUploadExternal'));
@@ -138,6 +138,15 @@ describe('Slack requests', () => {
     expect(slack.calls.slice(before).some((c) => c.method === 'chat.postMessage')).toBe(false);
     const fileId = (complete.args.files as Array<{ id: string }>)[0]!.id;
     expect(slack.uploads.get(fileId)!.toString('utf8')).toBe(readFileSync(path.join(fixtures, 'expected-step-users-s1-failed.csv'), 'utf8'));
+  });
+
+  it('acknowledges an action it does not know at once and does nothing with it', async () => {
+    const before = slack.calls.length;
+    const payload = buttonPayload('1699999999.000200', 'unknown-action', { action_id: 'journey_exportX', value: 'x' });
+    const signed = signedRequest(SECRET, new URLSearchParams({ payload: JSON.stringify(payload) }).toString());
+    // Unacknowledged, Bolt answers 404 once its 3 s are up.
+    expect((await post(signed.body, signed.headers)).status).toBe(200);
+    expect(slack.calls.slice(before)).toEqual([]);
   });
 
   it('refuses an export to a user who is not allowed, and records the denial', async () => {

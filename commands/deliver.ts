@@ -8,7 +8,7 @@ import type { SlackMessage, SlackMessagePart } from '../reports/blocks/slack-mes
 import type { CommandAnswer, CommandDeps } from './command-types.js';
 import { describeExport, nothingToExport, rowsText } from './export.js';
 import { exportDenial, exportRateDenial, recordExport, type ExportPolicy } from './export-policy.js';
-import { postMessageOnce } from './post-once.js';
+import { postMessageOnce, slackErrorCode } from './post-once.js';
 import { UploadError, uploadExport } from './upload-export.js';
 
 export interface DeliveryDeps extends CommandDeps {
@@ -33,10 +33,12 @@ export interface Delivery {
 
 const NOT_IN_CHANNEL = 'I can’t post in this channel yet. Invite me with `/invite @Journey Analytics` and ask again.';
 
+/** Slack refused because the app is not in the channel (or cannot see it). */
+const notInChannel = (err: unknown) => slackError(err) === 'not_in_channel' || slackError(err) === 'channel_not_found';
+
 /** Slack's error code of a failed Web API call, also when it is the cause of an UploadError. */
 function slackError(err: unknown): string | undefined {
-  const data = (e: unknown) => (e as { data?: { error?: string } } | null)?.data?.error;
-  return data(err) ?? (err instanceof UploadError ? data(err.cause) : undefined);
+  return slackErrorCode(err) ?? (err instanceof UploadError ? slackErrorCode(err.cause) : undefined);
 }
 
 async function postParts(client: WebClient, channel: string, message: SlackMessage, timeoutMs?: number): Promise<string> {
@@ -61,7 +63,7 @@ export async function deliverAnswer(deps: DeliveryDeps, to: Delivery, answer: Co
     try {
       await postParts(to.client, to.channelId, message, deps.slackTimeoutMs);
     } catch (err) {
-      if (slackError(err) !== 'not_in_channel' && slackError(err) !== 'channel_not_found') throw err;
+      if (!notInChannel(err)) throw err;
       await reply(to.respond, message, 'in_channel');
       await reply(to.respond, buildNoticeMessage(`${message.thread.length} more part(s) of this answer belong in its thread. ${NOT_IN_CHANNEL}`), 'ephemeral');
     }
@@ -86,7 +88,7 @@ async function deliverDigest(deps: DeliveryDeps, to: Delivery, answer: Extract<C
       campaignReportUrl: deps.campaignReportUrl ?? null,
     });
   } catch (err) {
-    if (slackError(err) !== 'not_in_channel' && slackError(err) !== 'channel_not_found') throw err;
+    if (!notInChannel(err)) throw err;
     await reply(to.respond, buildErrorMessage(NOT_IN_CHANNEL), 'ephemeral');
   }
 }
@@ -129,16 +131,25 @@ async function deliverExport(deps: DeliveryDeps, to: Delivery, answer: Extract<C
   let threadTs = to.threadTs;
   /** The post this export made to name itself (not a button's message): it promises the CSV in its thread. */
   let posted: string | undefined;
+  /** The post naming the export: as made, promising the CSV, and as it is turned when the CSV could not be shared. */
+  const exportPost = (failed: boolean) => ({
+    text: failed ? `Export failed: ${what}, ${periodLabel}` : `Export: ${what}, ${rowText}, ${periodLabel}`,
+    blocks: [
+      { type: 'section', text: { type: 'mrkdwn', text: `${failed ? ':warning: *Export failed:*' : ':page_facing_up: *Export:*'} ${what}` } },
+      {
+        type: 'context',
+        elements: [
+          {
+            type: 'mrkdwn',
+            text: `${rowText} · ${periodLabel} · time zone ${tz} · asked by <@${to.userId}> · ${failed ? 'the CSV could not be uploaded; ask for it again' : 'the CSV is in the thread'}`,
+          },
+        ],
+      },
+    ],
+  });
   try {
     if (!threadTs) {
-      threadTs = posted = await postMessageOnce(to.client, {
-        channel: to.channelId,
-        text: `Export: ${what}, ${rowText}, ${periodLabel}`,
-        blocks: [
-          { type: 'section', text: { type: 'mrkdwn', text: `:page_facing_up: *Export:* ${what}` } },
-          { type: 'context', elements: [{ type: 'mrkdwn', text: `${rowText} · ${periodLabel} · time zone ${tz} · asked by <@${to.userId}> · the CSV is in the thread` }] },
-        ],
-      }, { timeoutMs: deps.slackTimeoutMs });
+      threadTs = posted = await postMessageOnce(to.client, { channel: to.channelId, ...exportPost(false) }, { timeoutMs: deps.slackTimeoutMs });
     }
     const uploaded = await uploadExport({
       db: deps.db,
@@ -157,18 +168,10 @@ async function deliverExport(deps: DeliveryDeps, to: Delivery, answer: Extract<C
     if (posted) {
       // The post said the CSV is in its thread: it is not, so the post says so instead.
       await to.client.chat
-        .update({
-          channel: to.channelId,
-          ts: posted,
-          text: `Export failed: ${what}, ${periodLabel}`,
-          blocks: [
-            { type: 'section', text: { type: 'mrkdwn', text: `:warning: *Export failed:* ${what}` } },
-            { type: 'context', elements: [{ type: 'mrkdwn', text: `${rowText} · ${periodLabel} · time zone ${tz} · asked by <@${to.userId}> · the CSV could not be uploaded; ask for it again` }] },
-          ],
-        })
+        .update({ channel: to.channelId, ts: posted, ...exportPost(true) })
         .catch((updateErr: unknown) => deps.log.error('could not mark a failed export post', updateErr));
     }
-    if (slackError(err) === 'not_in_channel' || slackError(err) === 'channel_not_found') {
+    if (notInChannel(err)) {
       // Posting may work where sharing a file does not (chat:write.public reaches channels the app is not in).
       deps.log.info(`export not shared: the app is not in ${to.channelId}`);
       await reply(to.respond, buildErrorMessage(posted ? `The CSV could not be shared in this channel. ${NOT_IN_CHANNEL}` : NOT_IN_CHANNEL), 'ephemeral');

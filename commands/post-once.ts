@@ -23,6 +23,11 @@ type Failure =
   /** Slack may have posted: look before repeating. */
   | { kind: 'unknown' };
 
+/** Slack's error code of a call it answered with ok: false (not_in_channel, invalid_blocks, …), if that is what failed. */
+export function slackErrorCode(err: unknown): string | undefined {
+  return (err as { data?: { error?: string } } | null)?.data?.error;
+}
+
 export function classifyFailure(err: unknown): Failure {
   const e = err as { code?: unknown; statusCode?: number; retryAfter?: number; original?: unknown };
   if (e?.code === ErrorCode.RateLimitedError) return { kind: 'rate-limited', waitMs: Math.max(1, e.retryAfter ?? 1) * 1000 };

@@ -10,6 +10,7 @@ import type { WebClient } from '@slack/web-api';
 import { DateTime } from 'luxon';
 import type { Db } from '../db/client.js';
 import { exportCsvBytes, type ExportRequest } from '../reports/exports.js';
+import { slackErrorCode } from './post-once.js';
 
 export interface UploadedExport {
   fileId: string;
@@ -28,8 +29,7 @@ async function uploadStep<T>(step: string, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {
-    const slackCode = (err as { data?: { error?: string } } | null)?.data?.error;
-    const why = slackCode ?? (err instanceof Error ? err.message : String(err));
+    const why = slackErrorCode(err) ?? (err instanceof Error ? err.message : String(err));
     throw new UploadError(`The CSV could not be uploaded to Slack (${step}: ${why})`, { cause: err });
   }
 }

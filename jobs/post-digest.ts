@@ -7,7 +7,7 @@ import { buildFunnelChart, quickChartFor, quickChartUrl, type FunnelChart } from
 import type { Digest } from '../reports/digest.js';
 import { buildDigestMessage, type DigestChart, type DigestOrigin } from '../reports/blocks/digest-blocks.js';
 import type { SlackMessage } from '../reports/blocks/slack-message.js';
-import { postMessageOnce, type PostOnceOptions } from '../commands/post-once.js';
+import { postMessageOnce, slackErrorCode, type PostOnceOptions } from '../commands/post-once.js';
 
 export type ChartRenderer = 'quickchart' | 'local';
 
@@ -77,10 +77,6 @@ export async function postDigest(options: PostDigestOptions): Promise<PostedDige
     await options.onThreadPartPosted?.(i + 1);
   }
   return { ts, threadParts: message.thread.length, message };
-}
-
-function slackErrorCode(err: unknown): string | undefined {
-  return (err as { data?: { error?: string } } | null)?.data?.error;
 }
 
 /**

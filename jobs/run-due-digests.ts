@@ -1,6 +1,6 @@
 // The digest job: posts every digest run that is due and not yet posted, once. The in-app scheduler (node-cron)
 // and `npm run cli -- digest run-due` only call runDueDigests; tests call it with their own clock.
-import type { PostOnceOptions } from '../commands/post-once.js';
+import { slackErrorCode, type PostOnceOptions } from '../commands/post-once.js';
 import { hostname } from 'node:os';
 import type { WebClient } from '@slack/web-api';
 import type { Db } from '../db/client.js';
@@ -203,7 +203,7 @@ async function attempt(
 
 /** Why a post failed, for the run's record and the CLI: Slack's error code, or why Slack could not be reached. */
 export function describeError(err: unknown): string {
-  const code = (err as { data?: { error?: string } } | null)?.data?.error;
+  const code = slackErrorCode(err);
   const text = err instanceof Error ? err.message : String(err);
   const said = code && !text.includes(code) ? `${code}: ${text}` : text;
   // "A request error occurred: fetch failed" hides its reason in the causes (@slack/web-api's `original`, fetch's `cause`).

@@ -44,7 +44,7 @@ function depsWith(overrides: Partial<SlackDeps> = {}): SlackDeps {
 }
 
 /** Runs the /journey listener once; records the order of ack and respond. */
-async function command(text: string, deps: SlackDeps = depsWith(), userId = 'U_ISTANBUL') {
+async function command(text: string, deps: SlackDeps = depsWith(), userId = 'U_ISTANBUL', via: WebClient = client) {
   const events: string[] = [];
   const responses: Responded[] = [];
   await journeyCommandListener(deps)({
@@ -54,7 +54,7 @@ async function command(text: string, deps: SlackDeps = depsWith(), userId = 'U_I
       events.push('respond');
       responses.push(message);
     }) as never,
-    client,
+    client: via,
   });
   return { events, responses, text: JSON.stringify(responses) };
 }
@@ -397,13 +397,7 @@ describe('exports and digests: what the asker and the channel are told', () => {
 
   it('blames Slack, not the database, when Slack cannot be reached', async () => {
     const unreachable = new WebClient('xoxb-test', { slackApiUrl: 'http://127.0.0.1:1/api/', retryConfig: { retries: 0 } });
-    const responses: Responded[] = [];
-    await journeyCommandListener(depsWith({ userTimeZone: async () => 'UTC' }))({
-      command: { text: 'export welcome entries', user_id: 'U_NOSLACK', channel_id: 'C_LISTEN' },
-      ack: async () => {},
-      respond: (async (m: Responded) => void responses.push(m)) as never,
-      client: unreachable,
-    });
+    const { responses } = await command('export welcome entries', depsWith({ userTimeZone: async () => 'UTC' }), 'U_NOSLACK', unreachable);
     expect(responses[0]!.text).toContain(SLACK_TEXT);
     expect(responses[0]!.text).not.toContain(UNAVAILABLE_TEXT);
   });
